@@ -1,0 +1,205 @@
+#include "nnsight/base/value.h"
+
+#include <c10/core/ScalarType.h>
+
+#include <sstream>
+
+#include "nnsight/base/error.h"
+
+namespace nnsight {
+
+Value* Dict::find(const std::string& key) {
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (keys[i] == key) return &values[i];
+  return nullptr;
+}
+
+const Value* Dict::find(const std::string& key) const { return const_cast<Dict*>(this)->find(key); }
+
+void Dict::set(const std::string& key, Value value) {
+  if (Value* existing = find(key)) {
+    *existing = std::move(value);
+    return;
+  }
+  keys.push_back(key);
+  values.push_back(std::move(value));
+}
+
+Value::Value() : kind_(Kind::None) {}
+Value::Value(bool b) : kind_(Kind::Bool), b_(b) {}
+Value::Value(int v) : kind_(Kind::Int), i_(v) {}
+Value::Value(int64_t v) : kind_(Kind::Int), i_(v) {}
+Value::Value(double v) : kind_(Kind::Float), d_(v) {}
+Value::Value(const char* s) : kind_(Kind::String), s_(s) {}
+Value::Value(std::string s) : kind_(Kind::String), s_(std::move(s)) {}
+Value::Value(at::Tensor t) : kind_(Kind::Tensor), t_(std::move(t)) {}
+Value::Value(Slice s) : kind_(Kind::Slice), slice_(s) {}
+Value::Value(Ellipsis) : kind_(Kind::Ellipsis) {}
+Value::Value(Dict d) : kind_(Kind::Dict), dict_(std::make_shared<Dict>(std::move(d))) {}
+
+Value Value::list(std::vector<Value> items) {
+  Value v;
+  v.kind_ = Kind::List;
+  v.seq_ = std::make_shared<std::vector<Value>>(std::move(items));
+  return v;
+}
+
+Value Value::tuple(std::vector<Value> items) {
+  Value v = list(std::move(items));
+  v.kind_ = Kind::Tuple;
+  return v;
+}
+
+const char* Value::kind_name(Kind k) {
+  switch (k) {
+    case Kind::None: return "None";
+    case Kind::Bool: return "bool";
+    case Kind::Int: return "int";
+    case Kind::Float: return "float";
+    case Kind::String: return "str";
+    case Kind::Tensor: return "Tensor";
+    case Kind::List: return "list";
+    case Kind::Tuple: return "tuple";
+    case Kind::Dict: return "dict";
+    case Kind::Slice: return "slice";
+    case Kind::Ellipsis: return "ellipsis";
+  }
+  return "?";
+}
+
+void Value::kind_error(const char* wanted) const {
+  throw Error(std::string("expected a value of type ") + wanted + ", got " + kind_name(kind_) + " (" + repr() + ")");
+}
+
+bool Value::as_bool() const {
+  if (kind_ == Kind::Bool) return b_;
+  if (kind_ == Kind::Int) return i_ != 0;
+  kind_error("bool");
+}
+
+int64_t Value::as_int() const {
+  if (kind_ == Kind::Int) return i_;
+  if (kind_ == Kind::Bool) return b_ ? 1 : 0;
+  kind_error("int");
+}
+
+double Value::as_double() const {
+  if (kind_ == Kind::Float) return d_;
+  if (kind_ == Kind::Int) return static_cast<double>(i_);
+  if (kind_ == Kind::Bool) return b_ ? 1.0 : 0.0;
+  kind_error("float");
+}
+
+const std::string& Value::as_string() const {
+  if (kind_ != Kind::String) kind_error("str");
+  return s_;
+}
+
+const at::Tensor& Value::as_tensor() const {
+  if (kind_ != Kind::Tensor) kind_error("Tensor");
+  return t_;
+}
+
+at::Tensor& Value::as_tensor() {
+  if (kind_ != Kind::Tensor) kind_error("Tensor");
+  return t_;
+}
+
+const std::vector<Value>& Value::items() const {
+  if (!is_sequence()) kind_error("list or tuple");
+  return *seq_;
+}
+
+std::vector<Value>& Value::items() {
+  if (!is_sequence()) kind_error("list or tuple");
+  return *seq_;
+}
+
+const Dict& Value::as_dict() const {
+  if (kind_ != Kind::Dict) kind_error("dict");
+  return *dict_;
+}
+
+Dict& Value::as_dict() {
+  if (kind_ != Kind::Dict) kind_error("dict");
+  return *dict_;
+}
+
+const Slice& Value::as_slice() const {
+  if (kind_ != Kind::Slice) kind_error("slice");
+  return slice_;
+}
+
+const Value& Value::operator[](int64_t i) const { return const_cast<Value*>(this)->operator[](i); }
+
+Value& Value::operator[](int64_t i) {
+  auto& seq = items();
+  const auto n = static_cast<int64_t>(seq.size());
+  const int64_t k = i < 0 ? i + n : i;
+  if (k < 0 || k >= n)
+    throw Error("index " + std::to_string(i) + " is out of range for a " + kind_name(kind_) + " of length " +
+                std::to_string(n));
+  return seq[static_cast<std::size_t>(k)];
+}
+
+Value Value::deep_copy() const {
+  switch (kind_) {
+    case Kind::List:
+    case Kind::Tuple: {
+      std::vector<Value> out;
+      out.reserve(seq_->size());
+      for (const auto& item : *seq_) out.push_back(item.deep_copy());
+      return kind_ == Kind::List ? list(std::move(out)) : tuple(std::move(out));
+    }
+    case Kind::Dict: {
+      Dict d;
+      d.keys = dict_->keys;
+      for (const auto& item : dict_->values) d.values.push_back(item.deep_copy());
+      return Value(std::move(d));
+    }
+    default: return *this;
+  }
+}
+
+namespace {
+std::string opt_repr(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "None"; }
+}  // namespace
+
+std::string Value::repr() const {
+  std::ostringstream os;
+  switch (kind_) {
+    case Kind::None: return "None";
+    case Kind::Bool: return b_ ? "True" : "False";
+    case Kind::Int: return std::to_string(i_);
+    case Kind::Float: os << d_; return os.str();
+    case Kind::String: return "'" + s_ + "'";
+    case Kind::Tensor: {
+      if (!t_.defined()) return "Tensor(undefined)";
+      os << "Tensor[";
+      for (int64_t d = 0; d < t_.dim(); ++d) os << (d ? ", " : "") << t_.size(d);
+      os << "] " << c10::toString(t_.scalar_type());
+      return os.str();
+    }
+    case Kind::List:
+    case Kind::Tuple: {
+      os << (kind_ == Kind::List ? "[" : "(");
+      for (std::size_t i = 0; i < seq_->size(); ++i) os << (i ? ", " : "") << (*seq_)[i].repr();
+      if (kind_ == Kind::Tuple && seq_->size() == 1) os << ",";
+      os << (kind_ == Kind::List ? "]" : ")");
+      return os.str();
+    }
+    case Kind::Dict: {
+      os << "{";
+      for (std::size_t i = 0; i < dict_->keys.size(); ++i)
+        os << (i ? ", " : "") << "'" << dict_->keys[i] << "': " << dict_->values[i].repr();
+      os << "}";
+      return os.str();
+    }
+    case Kind::Slice:
+      return "slice(" + opt_repr(slice_.start) + ", " + opt_repr(slice_.stop) + ", " + opt_repr(slice_.step) + ")";
+    case Kind::Ellipsis: return "...";
+  }
+  return "?";
+}
+
+}  // namespace nnsight

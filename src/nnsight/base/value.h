@@ -1,0 +1,152 @@
+#pragma once
+// nnsight::Value: the dynamically typed value that flows through modules and
+// intervention graphs.
+//
+// A module's output is a Value (a tensor, or a tuple whose element 0 is the
+// hidden states, as in Hugging Face); a graph node's arguments and result are
+// Values too. The set of kinds is closed and mirrors what NNsight graphs carry
+// in their JSON form: None, bool, int, float, string, tensor, list, tuple,
+// dict (string keys, insertion ordered), slice and ellipsis.
+//
+// Copying a Value is cheap: tensors are reference counted and containers are
+// shared; use deep_copy() when an independent container is wanted.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nnsight {
+
+class Value;
+
+/// Python-style slice; an empty optional is Python's None.
+struct Slice {
+  std::optional<int64_t> start;
+  std::optional<int64_t> stop;
+  std::optional<int64_t> step;
+  bool operator==(const Slice&) const = default;
+};
+
+/// Python's `...`.
+struct Ellipsis {
+  bool operator==(const Ellipsis&) const = default;
+};
+
+/// Ordered string-keyed map (kwargs, dict values).
+struct Dict {
+  std::vector<std::string> keys;
+  std::vector<Value> values;
+
+  Value* find(const std::string& key);
+  const Value* find(const std::string& key) const;
+  void set(const std::string& key, Value value);
+  std::size_t size() const { return keys.size(); }
+};
+
+class Value {
+ public:
+  enum class Kind { None, Bool, Int, Float, String, Tensor, List, Tuple, Dict, Slice, Ellipsis };
+
+  Value();  // None
+  Value(bool b);
+  Value(int v);
+  Value(int64_t v);
+  Value(double v);
+  Value(const char* s);
+  Value(std::string s);
+  Value(at::Tensor t);
+  Value(Slice s);
+  Value(Ellipsis e);
+  Value(Dict d);
+
+  static Value list(std::vector<Value> items = {});
+  static Value tuple(std::vector<Value> items = {});
+
+  Kind kind() const { return kind_; }
+  bool is_none() const { return kind_ == Kind::None; }
+  bool is_tensor() const { return kind_ == Kind::Tensor; }
+  bool is_sequence() const { return kind_ == Kind::List || kind_ == Kind::Tuple; }
+  bool is_number() const { return kind_ == Kind::Int || kind_ == Kind::Float || kind_ == Kind::Bool; }
+
+  // Typed access; each throws nnsight::Error naming the actual kind on mismatch.
+  bool as_bool() const;
+  int64_t as_int() const;
+  double as_double() const;  // Int and Bool convert
+  const std::string& as_string() const;
+  const at::Tensor& as_tensor() const;
+  at::Tensor& as_tensor();
+  const std::vector<Value>& items() const;  // List or Tuple
+  std::vector<Value>& items();
+  const Dict& as_dict() const;
+  Dict& as_dict();
+  const Slice& as_slice() const;
+
+  /// Element i of a list/tuple (negative counts from the end).
+  const Value& operator[](int64_t i) const;
+  Value& operator[](int64_t i);
+
+  /// A copy whose containers are not shared with this one (tensors still are).
+  Value deep_copy() const;
+
+  /// Python-like rendering for messages and `log`: tensors as "Tensor[1, 5, 64] float32".
+  std::string repr() const;
+  static const char* kind_name(Kind k);
+
+ private:
+  Kind kind_;
+  bool b_ = false;
+  int64_t i_ = 0;
+  double d_ = 0;
+  std::string s_;
+  at::Tensor t_;
+  std::shared_ptr<std::vector<Value>> seq_;
+  std::shared_ptr<Dict> dict_;
+  Slice slice_;
+
+  [[noreturn]] void kind_error(const char* wanted) const;
+};
+
+/// Calls fn on every tensor inside v (depth first, in order).
+template <class Fn>
+void for_each_tensor(const Value& v, Fn&& fn) {
+  switch (v.kind()) {
+    case Value::Kind::Tensor: fn(v.as_tensor()); break;
+    case Value::Kind::List:
+    case Value::Kind::Tuple:
+      for (const auto& item : v.items()) for_each_tensor(item, fn);
+      break;
+    case Value::Kind::Dict:
+      for (const auto& item : v.as_dict().values) for_each_tensor(item, fn);
+      break;
+    default: break;
+  }
+}
+
+/// A new Value with every tensor replaced by fn(tensor); structure is copied.
+template <class Fn>
+Value map_tensors(const Value& v, Fn&& fn) {
+  switch (v.kind()) {
+    case Value::Kind::Tensor: return Value(fn(v.as_tensor()));
+    case Value::Kind::List:
+    case Value::Kind::Tuple: {
+      std::vector<Value> out;
+      out.reserve(v.items().size());
+      for (const auto& item : v.items()) out.push_back(map_tensors(item, fn));
+      return v.kind() == Value::Kind::List ? Value::list(std::move(out)) : Value::tuple(std::move(out));
+    }
+    case Value::Kind::Dict: {
+      Dict d;
+      d.keys = v.as_dict().keys;
+      for (const auto& item : v.as_dict().values) d.values.push_back(map_tensors(item, fn));
+      return Value(std::move(d));
+    }
+    default: return v;
+  }
+}
+
+}  // namespace nnsight
