@@ -44,6 +44,18 @@ Value Value::list(std::vector<Value> items) {
   return v;
 }
 
+Value Value::ref(int64_t index) {
+  Value v;
+  v.kind_ = Kind::Ref;
+  v.i_ = index;
+  return v;
+}
+
+int64_t Value::as_ref() const {
+  if (kind_ != Kind::Ref) kind_error("reference");
+  return i_;
+}
+
 Value Value::tuple(std::vector<Value> items) {
   Value v = list(std::move(items));
   v.kind_ = Kind::Tuple;
@@ -63,6 +75,7 @@ const char* Value::kind_name(Kind k) {
     case Kind::Dict: return "dict";
     case Kind::Slice: return "slice";
     case Kind::Ellipsis: return "ellipsis";
+    case Kind::Ref: return "ref";
   }
   return "?";
 }
@@ -198,6 +211,7 @@ std::string Value::repr() const {
     case Kind::Slice:
       return "slice(" + opt_repr(slice_.start) + ", " + opt_repr(slice_.stop) + ", " + opt_repr(slice_.step) + ")";
     case Kind::Ellipsis: return "...";
+    case Kind::Ref: return "%" + std::to_string(i_);
   }
   return "?";
 }

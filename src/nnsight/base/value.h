@@ -6,7 +6,9 @@
 // hidden states, as in Hugging Face); a graph node's arguments and result are
 // Values too. The set of kinds is closed and mirrors what NNsight graphs carry
 // in their JSON form: None, bool, int, float, string, tensor, list, tuple,
-// dict (string keys, insertion ordered), slice and ellipsis.
+// dict (string keys, insertion ordered), slice and ellipsis, plus Ref: a
+// reference to another value by index (an intervention graph's node
+// arguments refer to earlier nodes this way; outside graphs it is unused).
 //
 // Copying a Value is cheap: tensors are reference counted and containers are
 // shared; use deep_copy() when an independent container is wanted.
@@ -50,7 +52,7 @@ struct Dict {
 
 class Value {
  public:
-  enum class Kind { None, Bool, Int, Float, String, Tensor, List, Tuple, Dict, Slice, Ellipsis };
+  enum class Kind { None, Bool, Int, Float, String, Tensor, List, Tuple, Dict, Slice, Ellipsis, Ref };
 
   Value();  // None
   Value(bool b);
@@ -66,6 +68,8 @@ class Value {
 
   static Value list(std::vector<Value> items = {});
   static Value tuple(std::vector<Value> items = {});
+  /// A reference to value number `index` of some table (a graph's nodes).
+  static Value ref(int64_t index);
 
   Kind kind() const { return kind_; }
   bool is_none() const { return kind_ == Kind::None; }
@@ -85,6 +89,8 @@ class Value {
   const Dict& as_dict() const;
   Dict& as_dict();
   const Slice& as_slice() const;
+  int64_t as_ref() const;
+  bool is_ref() const { return kind_ == Kind::Ref; }
 
   /// Element i of a list/tuple (negative counts from the end).
   const Value& operator[](int64_t i) const;
