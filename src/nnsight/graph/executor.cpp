@@ -1,0 +1,335 @@
+// Executor: the interpreter shared by trace-level (hook driven) and
+// session-level / loop-body (sequential) execution.
+
+#include "nnsight/graph/executor.h"
+
+#include <c10/util/Exception.h>
+
+#include "nnsight/base/error.h"
+#include "nnsight/graph/intervention_graph.h"
+
+namespace nnsight::graph {
+
+int32_t enclosing_trace(const Graph& g, int32_t i) {
+  for (int32_t p = g.node(i).parent; p >= 0; p = g.node(p).parent)
+    if (g.node(p).kind == NodeKind::Trace) return p;
+  return g.node(i).kind == NodeKind::Trace ? i : -1;
+}
+
+Value Executor::resolve(const Value& v) const {
+  switch (v.kind()) {
+    case Value::Kind::Ref: {
+      const Node& d = g_.node(static_cast<int32_t>(v.as_ref()));
+      if (!d.has_value)
+        throw Error("the value of " + g_.label(static_cast<int32_t>(v.as_ref())) + " is no longer available", {},
+                    "this is a bug in the graph's memory bookkeeping; please report it");
+      return d.value;
+    }
+    case Value::Kind::List:
+    case Value::Kind::Tuple: {
+      std::vector<Value> out;
+      out.reserve(v.items().size());
+      for (const auto& item : v.items()) out.push_back(resolve(item));
+      return v.kind() == Value::Kind::List ? Value::list(std::move(out)) : Value::tuple(std::move(out));
+    }
+    case Value::Kind::Dict: {
+      Dict d;
+      d.keys = v.as_dict().keys;
+      for (const auto& item : v.as_dict().values) d.values.push_back(resolve(item));
+      return Value(std::move(d));
+    }
+    default: return v;
+  }
+}
+
+std::vector<Value> Executor::resolve_all(const std::vector<Value>& args) const {
+  std::vector<Value> out;
+  out.reserve(args.size());
+  for (const auto& a : args) out.push_back(resolve(a));
+  return out;
+}
+
+bool Executor::fulfilled(int32_t i) const {
+  for (int32_t d : g_.node(i).deps)
+    if (!g_.node(d).executed) return false;
+  return true;
+}
+
+void Executor::release(int32_t i, int32_t floor) {
+  Node& n = g_.node(i);
+  if (n.kind == NodeKind::Save && n.executed) return;  // an executed Save never lets go: that keeps saved values
+  for (int32_t d : n.deps) {
+    if (kept(d, floor)) continue;
+    Node& dep = g_.node(d);
+    if (--dep.remaining_listeners <= 0) dep.destroy();
+  }
+}
+
+void Executor::release_kept(int32_t i, int32_t inner, int32_t outer) {
+  Node& n = g_.node(i);
+  if (n.kind == NodeKind::Save && n.executed) return;
+  for (int32_t d : n.deps) {
+    if (!kept(d, inner) || kept(d, outer)) continue;
+    Node& dep = g_.node(d);
+    if (--dep.remaining_listeners <= 0) dep.destroy();
+  }
+}
+
+void Executor::reset_node(int32_t i) {
+  Node& n = g_.node(i);
+  n.executed = n.skipped = n.taken = false;
+  n.destroy();
+  n.remaining_listeners = static_cast<int32_t>(n.listeners.size());
+}
+
+void Executor::done(int32_t i, Value v, int32_t floor) {
+  Node& n = g_.node(i);
+  n.value = std::move(v);
+  n.has_value = true;
+  n.executed = true;
+  release(i, floor);
+  if (n.remaining_listeners <= 0) n.destroy();  // nobody will read it (e.g. the result of x[...] = v)
+}
+
+void Executor::skip_range(int32_t begin, int32_t end, int32_t floor, std::vector<int32_t>* record) {
+  for (int32_t j = begin; j < end; ++j) {
+    Node& n = g_.node(j);
+    if (n.executed || n.skipped) continue;
+    n.skipped = true;
+    release(j, floor);
+    if (record) record->push_back(j);
+  }
+}
+
+void Executor::sweep(int32_t begin, int32_t end) {
+  for (int32_t j = begin; j < end; ++j) {
+    Node& n = g_.node(j);
+    if (!n.has_value) continue;
+    bool needed = false;
+    for (int32_t l : n.listeners) {
+      const Node& listener = g_.node(l);
+      if ((!listener.executed && !listener.skipped) || (listener.kind == NodeKind::Save && listener.executed)) {
+        needed = true;
+        break;
+      }
+    }
+    if (!needed) n.destroy();
+  }
+}
+
+void Executor::rethrow_in_node(int32_t i) const {
+  std::string where = "in " + g_.label(i);
+  const int32_t t = enclosing_trace(g_, i);
+  if (t >= 0) {
+    const int32_t e = g_.context(t).trace.current_entry;
+    if (e >= 0) where += " on " + g_.entry(e).key + ", iteration " + std::to_string(g_.entry(e).current_call);
+  }
+  where += "\nat " + g_.where(i);
+  try {
+    throw;
+  } catch (const Error& err) {
+    throw Error(err.message(), err.where().empty() ? where : err.where() + "\n" + where, err.hint());
+  } catch (const c10::Error& err) {
+    throw Error(err.what_without_backtrace(), where);
+  } catch (const std::exception& err) {
+    throw Error(err.what(), where);
+  }
+}
+
+void Executor::not_runnable(int32_t i) const {
+  for (int32_t d : g_.node(i).deps) {
+    const Node& dep = g_.node(d);
+    if (dep.executed) continue;
+    if (dep.skipped)
+      throw Error(g_.label(i) + " uses " + g_.label(d) + ", which did not run", "at " + g_.where(i),
+                  "it is in a branch that was not taken, after a stop, or its module value never arrived");
+    throw Error(g_.label(i) + " uses " + g_.label(d) + ", which has not run yet", "at " + g_.where(i),
+                "values of a trace are available to later traces and session code only after that trace ran");
+  }
+  throw Error(g_.label(i) + " cannot run here", "at " + g_.where(i));
+}
+
+void Executor::execute(int32_t i, int32_t floor) {
+  Node& n = g_.node(i);
+  Value out;
+  try {
+    std::vector<Value> args = resolve_all(n.args);
+    Dict resolved_kwargs;
+    const Dict* kwargs = &n.kwargs;
+    if (n.kwargs.size() != 0) {
+      resolved_kwargs.keys = n.kwargs.keys;
+      resolved_kwargs.values = resolve_all(n.kwargs.values);
+      kwargs = &resolved_kwargs;
+    }
+    switch (n.kind) {
+      case NodeKind::Op: out = ops::call(*n.op, args, *kwargs, &g_.log_sink()); break;
+      case NodeKind::Apply: out = g_.apply_fn(i)(args, *kwargs); break;
+      case NodeKind::ApplyModule:
+      case NodeKind::Parameter: {
+        ModuleCaller* caller = g_.module_caller();
+        if (caller == nullptr)
+          throw Error("no model is attached to run a module call", {},
+                      "module calls and parameter reads run inside a model's trace");
+        if (n.kind == NodeKind::Parameter) {
+          out = Value(caller->parameter(args[0].as_string(), args[1].as_string()).clone());
+        } else {
+          Inputs inputs(std::vector<Value>(args.begin() + 1, args.end()));
+          inputs.kwargs = *kwargs;
+          out = caller->call_module(args[0].as_string(), inputs);
+        }
+        break;
+      }
+      case NodeKind::Swap: g_.entry(static_cast<int32_t>(n.args[0].as_ref())).swap = std::move(args[1]); break;
+      case NodeKind::Stop: done(i, Value(), floor); throw StopSignal(i);
+      case NodeKind::Grad:
+        throw Error("gradients (.grad) are not supported yet", {}, "gradient access arrives with the next issue");
+      default: throw Error(std::string("a ") + kind_name(n.kind) + " node cannot be executed directly");
+    }
+  } catch (const StopSignal&) {
+    throw;
+  } catch (...) {
+    rethrow_in_node(i);
+  }
+  done(i, std::move(out), floor);
+}
+
+void Executor::run_condition(int32_t i, int32_t floor, std::vector<int32_t>* record) {
+  Node& n = g_.node(i);
+  const ContextInfo& ci = g_.context(i);
+  bool earlier_taken = false;
+  bool taken = false;
+  try {
+    if (ci.else_branch) earlier_taken = ops::truthy(resolve(n.args[0]));
+    // Like Python's elif, a condition after a taken branch is not evaluated.
+    if (!earlier_taken) taken = !ci.has_condition || ops::truthy(resolve(n.args[ci.else_branch ? 1 : 0]));
+  } catch (...) {
+    rethrow_in_node(i);
+  }
+  n.taken = taken;
+  if (record) record->push_back(i);
+  done(i, Value(earlier_taken || taken), floor);  // the chain's state, read by a following else
+  if (!taken) skip_range(i + 1, ci.body_end, floor, record);
+}
+
+void Executor::run_loop(int32_t i, int32_t floor, std::vector<int32_t>* record) {
+  Node& loop = g_.node(i);
+  const int32_t var = i + 1;
+  const int32_t end = g_.context(i).body_end;
+  std::vector<Value> items;
+  try {
+    Value collection = resolve(loop.args[0]);
+    if (collection.is_sequence()) {
+      items = collection.items();
+    } else if (collection.kind() == Value::Kind::Dict) {
+      for (const auto& k : collection.as_dict().keys) items.emplace_back(k);
+    } else if (collection.kind() == Value::Kind::Int) {
+      for (int64_t k = 0; k < collection.as_int(); ++k) items.emplace_back(k);
+    } else if (collection.is_tensor() && collection.as_tensor().dim() > 0) {
+      for (int64_t k = 0; k < collection.as_tensor().size(0); ++k)
+        items.emplace_back(collection.as_tensor().select(0, k));
+    } else {
+      throw Error("cannot iterate over a " + std::string(Value::kind_name(collection.kind())) + " (" +
+                  collection.repr() + ")");
+    }
+  } catch (...) {
+    rethrow_in_node(i);
+  }
+  loop.executed = true;
+  if (record) record->push_back(i);
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    const bool last = k + 1 == items.size();
+    for (int32_t j = var; j < end; ++j) {
+      const Node& n = g_.node(j);
+      // Entries hoisted to this loop (or a nested one) keep the value they received.
+      if (n.kind == NodeKind::Entry && g_.entry(j).hoisted_to >= i) continue;
+      reset_node(j);
+    }
+    // Until the last pass, edges to nodes before the body stay (the next pass needs them).
+    const int32_t pass_floor = last ? floor : var;
+    std::vector<int32_t>* pass_record = last ? record : nullptr;
+    if (pass_record) pass_record->push_back(var);
+    done(var, items[k], pass_floor);
+    try {
+      walk(var + 1, end, Mode::Sequential, pass_floor, pass_record);
+    } catch (const StopSignal&) {
+      // A stop ends this loop only.
+      if (!last)
+        for (int32_t j = var; j < end; ++j)
+          if (g_.node(j).executed || g_.node(j).skipped) release_kept(j, var, floor);
+      skip_range(var + 1, end, floor, record);
+      break;
+    }
+  }
+  if (items.empty()) skip_range(var, end, floor, record);
+  release(i, floor);
+}
+
+void Executor::run_trace(int32_t t, int32_t floor) {
+  if (runner_ == nullptr)
+    throw Error("the graph contains a trace but nothing runs the model", "at " + g_.where(t),
+                "run the graph with a TraceRunner (the model's interleaver)");
+  InterventionGraph ig(g_, t);
+  g_.context(t).trace.base_floor = floor;  // inside a session loop pass: keep what later passes need
+  ig.begin();
+  try {
+    runner_->run(ig);
+  } catch (const StopSignal&) {
+    // A stop inside a trace ends that trace's forward pass only.
+  }
+  ig.finish();
+  g_.node(t).executed = true;
+  release(t, floor);
+}
+
+int32_t Executor::walk(int32_t pos, int32_t end, Mode mode, int32_t floor, std::vector<int32_t>* record) {
+  while (pos < end) {
+    Node& n = g_.node(pos);
+    if (n.skipped) {
+      pos = is_context(n.kind) ? g_.context(pos).body_end : pos + 1;
+      continue;
+    }
+    if (n.executed) {
+      // A taken branch's body follows in index order; other contexts are done as a whole.
+      pos = (is_context(n.kind) && !(n.kind == NodeKind::Condition && n.taken)) ? g_.context(pos).body_end : pos + 1;
+      continue;
+    }
+    switch (n.kind) {
+      case NodeKind::Entry:
+        if (mode == Mode::Hook) return pos;  // wait for the module's hook
+        not_runnable(pos);
+      case NodeKind::Save:
+        n.executed = true;
+        if (record) record->push_back(pos);
+        ++pos;
+        continue;
+      case NodeKind::Trace:
+        if (mode == Mode::Hook) not_runnable(pos);
+        run_trace(pos, floor);
+        pos = g_.context(pos).body_end;
+        continue;
+      default: break;
+    }
+    if (!fulfilled(pos)) {
+      if (mode == Mode::Hook) return pos;
+      not_runnable(pos);
+    }
+    switch (n.kind) {
+      case NodeKind::Condition:
+        run_condition(pos, floor, record);
+        pos = n.taken ? pos + 1 : g_.context(pos).body_end;
+        break;
+      case NodeKind::Iterator:
+        run_loop(pos, floor, record);
+        pos = g_.context(pos).body_end;
+        break;
+      default:
+        if (record) record->push_back(pos);
+        execute(pos, floor);
+        ++pos;
+        break;
+    }
+  }
+  return end;
+}
+
+}  // namespace nnsight::graph

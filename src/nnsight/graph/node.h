@@ -1,0 +1,146 @@
+#pragma once
+// Node: one step of an intervention graph, plus the kind-specific records
+// (entry points, contexts) that a Graph keeps in side tables.
+//
+// Coordinate system: a node is named by its index in its Graph's node vector,
+// everywhere (dependencies, listeners, context bodies, resume positions,
+// deferred sections). There are no positions relative to a sub-sequence.
+//
+// State machine of a node during a run (details in docs/graph-core.md):
+//   pending --(all dependencies executed, reached in program order)--> executed
+//   pending --(its branch not taken / the run stopped / the run ended)--> skipped
+//   executed --(re-run by a loop iteration or a repeated module call)--> pending
+// `value` is held from execution until the last listener has executed
+// (remaining_listeners reaches 0), unless a Save node listens to it.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <vector>
+
+#include "nnsight/base/value.h"
+#include "nnsight/graph/ops.h"
+
+namespace nnsight::graph {
+
+enum class NodeKind : uint8_t {
+  Op,           ///< an op of the closed set (ops.h), by name
+  Entry,        ///< a module value delivered by a hook: "<path>.output" / "<path>.input"
+  Save,         ///< keeps its argument's value alive after the run (NNsight's Lock)
+  Swap,         ///< replaces the value an entry hands back to the model
+  Stop,         ///< ends the enclosing trace / loop / session
+  Variable,     ///< a loop variable (first node of an Iterator body)
+  Condition,    ///< context: if / elif / else branch
+  Iterator,     ///< context: loop over a collection
+  Trace,        ///< context: one model run (an InterventionGraph)
+  Apply,        ///< an arbitrary local C++ callable (not serialisable)
+  ApplyModule,  ///< an out-of-band module call, through ModuleCaller
+  Parameter,    ///< a clone of a named parameter, through ModuleCaller
+  Grad,         ///< reserved for gradients (next issue); executing it is an error
+};
+
+const char* kind_name(NodeKind k);
+inline bool is_context(NodeKind k) {
+  return k == NodeKind::Condition || k == NodeKind::Iterator || k == NodeKind::Trace;
+}
+
+/// Which calls of a module an entry point takes: one call, a list of calls,
+/// a range with step (Python slice semantics, no negatives), or every call.
+class IterationSpec {
+ public:
+  IterationSpec() = default;  // call 0
+  static IterationSpec at(int64_t call);
+  static IterationSpec list(std::vector<int64_t> calls);
+  static IterationSpec range(const Slice& s);
+  static IterationSpec all() { return range(Slice{}); }
+
+  /// Whether call number `call` (0-based) is one of ours.
+  bool ready(int64_t call) const;
+  /// Whether another ready call may follow `call` (its section must be re-run: defer).
+  bool more_after(int64_t call) const;
+  std::string repr() const;
+
+ private:
+  enum class Kind : uint8_t { Index, List, Range } kind_ = Kind::Index;
+  int64_t start_ = 0;
+  std::optional<int64_t> stop_;
+  int64_t step_ = 1;
+  std::vector<int64_t> calls_;
+};
+
+/// Side record of an Entry node.
+struct EntryInfo {
+  std::string key;  ///< "<module path>.output" or "<module path>.input"
+  int32_t batch_group = -1;
+  int32_t trace = -1;  ///< the Trace node it belongs to
+  IterationSpec iteration;
+  // Set by compile():
+  int32_t key_id = -1;
+  int32_t resume = -1;      ///< node index where execution continues after the value arrives
+  int32_t section = -1;     ///< first node index of what a repeated call re-executes
+  int32_t hoisted_to = -1;  ///< the loop node this entry was hoisted out of, or -1
+  // Run state:
+  int64_t calls = 0;          ///< calls of the module seen in this run
+  int64_t current_call = -1;  ///< call number of the last ready call
+  bool defer = false;         ///< last ready call will be followed by another
+  bool fired_once = false;
+  std::optional<Value> swap;  ///< replacement set by a Swap node, taken by the interleaver
+};
+
+/// What compile() derives for a Trace, and the trace's per-run bookkeeping.
+struct TraceTables {
+  bool compiled = false;
+  bool strict_order = true;                    ///< out-of-order module access is an error
+  std::vector<std::string> keys;               ///< entry keys, in first-use order
+  std::vector<std::vector<int32_t>> by_key;    ///< entry nodes per key id, creation order
+  std::vector<int32_t> groups;                 ///< batch groups seen
+  std::vector<std::vector<int32_t>> by_group;  ///< entry nodes per group, creation order
+  // Run state:
+  std::vector<std::size_t> group_cursor;  ///< first entry of each group that may still be pending
+  std::vector<std::pair<int32_t, std::vector<int32_t>>> deferred;  ///< section start -> nodes it ran
+  int32_t current_entry = -1;  ///< entry whose value is being processed (for messages)
+  int32_t base_floor = -1;     ///< defer floor of the enclosing session loop pass, if any
+};
+
+/// Side record of a context node (Condition, Iterator, Trace). The body is the
+/// node index range [context + 1, body_end).
+struct ContextInfo {
+  int32_t body_end = -1;
+  bool else_branch = false;   ///< Condition: an elif/else (args[0] = previous branch)
+  bool has_condition = true;  ///< Condition: false for a plain else
+  TraceTables trace;          ///< Trace only
+};
+
+/// Signature of Apply nodes.
+using ApplyFn = std::function<Value(std::vector<Value>& args, const Dict& kwargs)>;
+
+struct Node {
+  NodeKind kind = NodeKind::Op;
+  bool executed = false;
+  bool skipped = false;
+  bool taken = false;  ///< Condition: this branch ran
+  bool has_value = false;
+  bool saved = false;      ///< a Save node listens to this node
+  bool grad_only = false;  ///< downstream of a Grad node (runs during backward; reserved)
+  int32_t parent = -1;     ///< enclosing context node, -1 at the top level
+  int32_t extra = -1;      ///< index into the graph's entry / context / apply table
+  int32_t remaining_listeners = 0;
+  const OpInfo* op = nullptr;  ///< Op nodes
+  std::vector<Value> args;     ///< constants and Refs to earlier nodes
+  Dict kwargs;
+  std::vector<int32_t> deps;       ///< nodes this one reads (sorted, unique)
+  std::vector<int32_t> listeners;  ///< nodes reading this one
+  Value value;
+  std::source_location loc;  ///< where the user created it
+
+  /// Drops the value (tensors are freed when nothing else holds them).
+  void destroy() {
+    value = Value();
+    has_value = false;
+  }
+};
+
+}  // namespace nnsight::graph
