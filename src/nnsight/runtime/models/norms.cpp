@@ -1,0 +1,41 @@
+#include "nnsight/runtime/models/norms.h"
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/layer_norm.h>
+#include <ATen/ops/mean.h>
+#include <ATen/ops/rsqrt.h>
+
+#include "nnsight/runtime/models/module_support.h"
+
+namespace nnsight {
+
+LayerNorm::LayerNorm(at::Tensor weight, at::Tensor bias, double eps) : Module("LayerNorm"), eps_(eps) {
+  add_parameter("weight", std::move(weight));
+  add_parameter("bias", std::move(bias));
+}
+
+Value LayerNorm::forward(Inputs& inputs, ForwardContext&) {
+  const at::Tensor& x = single_tensor_input(*this, inputs);
+  const auto& params = parameters();
+  return guarded(*this, [&] {
+    return Value(at::layer_norm(x, {params[0].second.size(0)}, params[0].second, params[1].second, eps_));
+  });
+}
+
+RMSNorm::RMSNorm(std::string type_name, at::Tensor weight, double eps) : Module(std::move(type_name)), eps_(eps) {
+  add_parameter("weight", std::move(weight));
+}
+
+Value RMSNorm::forward(Inputs& inputs, ForwardContext&) {
+  const at::Tensor& x = single_tensor_input(*this, inputs);
+  const at::Tensor& weight = parameters()[0].second;
+  return guarded(*this, [&] {
+    const bool upcast = x.scalar_type() != at::kFloat;
+    at::Tensor xf = upcast ? x.to(at::kFloat) : x;
+    at::Tensor normed = xf * at::rsqrt(at::mean(xf * xf, {-1}, /*keepdim=*/true) + eps_);
+    if (upcast) normed = normed.to(x.scalar_type());
+    return Value(weight * normed);
+  });
+}
+
+}  // namespace nnsight

@@ -1,0 +1,39 @@
+#pragma once
+// Normalisation modules: LayerNorm (torch.nn.LayerNorm over the last dim) and
+// RMSNorm (Hugging Face LlamaRMSNorm and its per-family copies).
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+#include "nnsight/runtime/module.h"
+
+namespace nnsight {
+
+/// weight/bias [dim]; normalises over the last dimension.
+class LayerNorm : public Module {
+ public:
+  LayerNorm(at::Tensor weight, at::Tensor bias, double eps);
+
+ protected:
+  Value forward(Inputs& inputs, ForwardContext& ctx) override;
+
+ private:
+  double eps_;
+};
+
+/// y = weight * (x / sqrt(mean(x^2) + eps)), computed in float32 as Hugging
+/// Face does and cast back to the input dtype before the weight multiply.
+/// type_name is the family's class name ("LlamaRMSNorm", "Qwen2RMSNorm", ...).
+class RMSNorm : public Module {
+ public:
+  RMSNorm(std::string type_name, at::Tensor weight, double eps);
+
+ protected:
+  Value forward(Inputs& inputs, ForwardContext& ctx) override;
+
+ private:
+  double eps_;
+};
+
+}  // namespace nnsight
