@@ -3,7 +3,8 @@
 //
 // at::linear on a single row runs a GEMM at ~40% of memory bandwidth; at::mv
 // (BLAS gemv) reaches ~90%. Decode steps are single rows, so every projection
-// goes through linear() below, which picks gemv when there is one row.
+// goes through linear() below, which picks gemv when there is one row and
+// the weight is large enough for bandwidth, not latency, to dominate.
 
 #include <ATen/core/Tensor.h>
 

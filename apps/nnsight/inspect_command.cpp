@@ -1,0 +1,75 @@
+// `nnsight inspect`: print a model's module tree (path, type, parameter shapes).
+#include <CLI/CLI.hpp>
+#include <c10/core/ScalarType.h>
+
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include "commands.h"
+#include "nnsight/base/backend.h"
+#include "nnsight/runtime/model_loader.h"
+
+namespace nnsight::cli {
+namespace {
+
+struct InspectArgs {
+  std::string model;
+  std::string tokenizer;
+};
+
+std::string shape(const at::Tensor& t) {
+  std::ostringstream os;
+  os << "[";
+  for (int64_t d = 0; d < t.dim(); ++d) os << (d ? ", " : "") << t.size(d);
+  os << "]";
+  return os.str();
+}
+
+void run_inspect(const InspectArgs& args) {
+  init_backend();
+  LoadOptions load;
+  load.tokenizer_path = args.tokenizer;
+  load.require_tokenizer = false;
+  LoadedModel lm = load_model(args.model, load);
+  const ModelConfig& c = lm.model->config();
+
+  // Tied weights (lm_head = embedding) are one tensor: count storage once.
+  int64_t total = 0;
+  std::set<const void*> seen;
+  for (const auto& [name, t] : lm.model->named_parameters())
+    if (seen.insert(t.data_ptr()).second) total += t.numel();
+  std::cout << lm.model->type_name() << " from " << args.model << "\n"
+            << "  " << c.model_type << ": " << c.num_layers << " layers, hidden " << c.hidden_size << ", "
+            << c.num_heads << " heads (" << c.num_kv_heads << " kv), vocab " << c.vocab_size << ", "
+            << total << " parameters, " << (c.dtype == at::kBFloat16 ? "bf16" : "fp32") << "\n";
+  if (lm.tokenizer) std::cout << "  tokenizer: " << lm.tokenizer->source() << "\n";
+  std::cout << "\n";
+
+  std::size_t width = 0;
+  for (Module* m : lm.model->modules()) width = std::max(width, m->path().size());
+  for (Module* m : lm.model->modules()) {
+    const std::string path = m->path().empty() ? "(root)" : m->path();
+    std::cout << std::left << std::setw(static_cast<int>(width + 2)) << path << std::setw(26) << m->type_name();
+    bool first = true;
+    for (const auto& [name, t] : m->parameters()) {
+      std::cout << (first ? "" : "  ") << name << " " << shape(t);
+      first = false;
+    }
+    std::cout << "\n";
+  }
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app) {
+  auto args = std::make_shared<InspectArgs>();
+  CLI::App* cmd = app.add_subcommand("inspect", "Print the module tree: path, type, parameter shapes");
+  cmd->add_option("--model,-m", args->model, "Model: Hugging Face folder, .gguf file, or llama2.c .bin")->required();
+  cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer file (optional; shown when found)");
+  cmd->callback([args] { run_inspect(*args); });
+}
+
+}  // namespace nnsight::cli
