@@ -1,0 +1,175 @@
+// Model: recording traces and sessions, batching invokes, running the forward
+// pass through the interleaver.
+
+#include "nnsight/api/model.h"
+
+#include <ATen/ops/cat.h>
+#include <c10/util/Exception.h>
+
+#include "nnsight/base/error.h"
+#include "nnsight/graph/recording.h"
+#include "nnsight/interleave/interleaver.h"
+#include "nnsight/runtime/forward_context.h"
+
+namespace nnsight {
+namespace {
+
+/// Sets a pointer for a scope and restores the old value (also on exceptions).
+template <class T>
+class PointerGuard {
+ public:
+  PointerGuard(T*& slot, T* value) : slot_(slot), old_(slot) { slot_ = value; }
+  ~PointerGuard() { slot_ = old_; }
+  PointerGuard(const PointerGuard&) = delete;
+  PointerGuard& operator=(const PointerGuard&) = delete;
+
+ private:
+  T*& slot_;
+  T* old_;
+};
+
+}  // namespace
+
+std::size_t Traced::live_values() const { return graph ? graph->live_values() : 0; }
+
+Model::Model(Module& root) : root_(&root) {}
+Model::Model(std::unique_ptr<Module> root) : root_(root.get()), owned_(std::move(root)) {
+  if (root_ == nullptr) throw Error("Model needs a module tree, got null");
+}
+Model::~Model() = default;
+Model::Model(Model&& other) noexcept
+    : root_(other.root_), owned_(std::move(other.owned_)), tracing_(nullptr), session_(nullptr) {}
+
+Envoy Model::operator[](const std::string& path) { return Envoy(*this, root_->at(path)); }
+
+api_detail::TraceState& Model::tracing(const Loc& loc, const char* what) {
+  if (tracing_ == nullptr)
+    throw Error(std::string(what) + " is only available while a trace is being recorded", format_location(loc),
+                "use it inside the body of model.trace(...)");
+  return *tracing_;
+}
+
+Traced Model::trace_impl(const graph::Arg* input, const std::function<void(Tracer&)>& body, const Loc& loc,
+                         std::function<Value(Inputs&)> run) {
+  if (tracing_ != nullptr)
+    throw Error("model.trace was called inside another trace of the same model", format_location(loc),
+                "traces cannot be nested; use model.session(...) to run several traces together");
+  api_detail::Recording local;
+  api_detail::Recording* recording = session_ != nullptr ? session_ : &local;
+  if (session_ == nullptr) local.graph = graph::Graph::create();
+  std::vector<Value> trace_inputs;
+  if (input != nullptr) {
+    if (input->graph && input->graph != recording->graph)
+      throw Error("the trace's input is a value of another graph", format_location(loc),
+                  "values of one trace reach another only inside model.session(...)");
+    trace_inputs.push_back(input->value);
+  }
+  auto setup = std::make_unique<api_detail::TraceSetup>();
+  setup->implicit_invoke = input != nullptr;
+  setup->run = std::move(run);
+  setup->where = "trace at " + format_location(loc);
+  api_detail::TraceState state;
+  state.setup = setup.get();
+  {
+    graph::TraceScope scope(session_ != nullptr ? nullptr : local.graph, std::move(trace_inputs), loc);
+    state.graph = scope.graph();
+    state.index = scope.index();
+    PointerGuard guard(tracing_, &state);
+    Tracer tracer(*this, state);
+    if (input != nullptr) {
+      graph::BatchGroupScope invoke(*state.graph, 0);
+      state.in_invoke = true;
+      body(tracer);
+    } else {
+      body(tracer);
+    }
+  }
+  api_detail::TraceSetup* done = setup.get();
+  recording->setups[state.index] = std::move(setup);
+  if (session_ != nullptr) return Traced{Value(), recording->graph};
+  run_recording(local);
+  return Traced{done->output, local.graph};
+}
+
+Traced Model::session_impl(const std::function<void(Session&)>& body, const Loc& loc) {
+  if (session_ != nullptr || tracing_ != nullptr)
+    throw Error("model.session was called inside another session or trace", format_location(loc),
+                "sessions cannot be nested");
+  api_detail::Recording recording;
+  recording.graph = graph::Graph::create();
+  {
+    graph::SessionScope scope(recording.graph);
+    PointerGuard guard(session_, &recording);
+    Session session;
+    body(session);
+  }
+  run_recording(recording);
+  return Traced{Value(), recording.graph};
+}
+
+void Model::run_recording(api_detail::Recording& recording) {
+  struct Runner : graph::TraceRunner {
+    Model& model;
+    api_detail::Recording& recording;
+    Runner(Model& m, api_detail::Recording& r) : model(m), recording(r) {}
+
+    void run(graph::InterventionGraph& ig) override {
+      api_detail::TraceSetup& setup = *recording.setups.at(ig.index());
+      std::vector<Value> inputs;
+      if (setup.implicit_invoke) inputs.push_back(ig.inputs().at(0));
+      inputs.insert(inputs.end(), setup.invoke_inputs.begin(), setup.invoke_inputs.end());
+      if (inputs.empty())
+        throw Error("the trace has no input", setup.where,
+                    "pass an input to model.trace(input, ...) or add one with tracer.invoke(input, ...)");
+      Batch batch;
+      try {
+        batch = model.prepare(inputs);
+      } catch (const Error& e) {
+        throw e.with_context(setup.where);
+      }
+      ig.set_strict_order(setup.strict_order);
+      interleave::Interleaver interleaver(*model.root_, ig, batch.groups);
+      try {
+        interleaver.run([&] { setup.output = setup.run ? setup.run(batch.inputs) : model.forward(batch.inputs); });
+      } catch (const Error& e) {
+        throw e.with_context(setup.where);
+      }
+    }
+  } runner(*this, recording);
+  // Parameter reads and module calls can run before the first hook (at the start of a trace).
+  interleave::ModuleTreeCaller caller(*root_);
+  recording.graph->set_module_caller(&caller);
+  struct Detach {
+    graph::Graph& g;
+    ~Detach() { g.set_module_caller(nullptr); }
+  } detach{*recording.graph};
+  recording.graph->run(runner);
+}
+
+Model::Batch Model::prepare(const std::vector<Value>& invoke_inputs) {
+  Batch batch;
+  std::vector<at::Tensor> parts;
+  int64_t start = 0;
+  for (const Value& v : invoke_inputs) {
+    if (!v.is_tensor() || !v.as_tensor().defined() || v.as_tensor().dim() == 0)
+      throw Error("the model's input must be a tensor with a batch dimension, got " + v.repr(), "",
+                  "pass a tensor [batch, ...] to trace(...) or invoke(...)");
+    parts.push_back(v.as_tensor());
+    batch.groups.push_back({start, v.as_tensor().size(0)});
+    start += v.as_tensor().size(0);
+  }
+  try {
+    batch.inputs = Inputs({Value(parts.size() == 1 ? parts[0] : at::cat(parts, 0))});
+  } catch (const c10::Error& e) {
+    throw Error(std::string("the invokes' inputs cannot be batched: ") + e.what_without_backtrace(), "",
+                "every invoke's input must have the same shape except for dim 0");
+  }
+  return batch;
+}
+
+Value Model::forward(Inputs& inputs) {
+  ForwardContext ctx;
+  return (*root_)(std::move(inputs), ctx);
+}
+
+}  // namespace nnsight

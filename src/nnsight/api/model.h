@@ -1,0 +1,120 @@
+#pragma once
+// Model: NNsight's `NNsight(module)` in C++ — tracing over any module tree.
+//
+//   Model model(root);                                  // any nnsight::Module tree
+//   Saved h;
+//   model.trace(x, [&] { h = model["layer1"].output().save(); });
+//   at::Tensor t = h.tensor();                          // after the run
+//
+// trace(input, body) records the body (an implicit invoke of `input`) and runs
+// the model once; trace(body) with a Tracer& parameter takes invokes instead.
+// Inside session(body), traces are recorded and all run when the session body
+// ends. Errors carry the user's source line; the model stays usable after them.
+
+#include <concepts>
+#include <functional>
+#include <memory>
+#include <source_location>
+#include <string>
+#include <vector>
+
+#include "nnsight/api/envoy.h"
+#include "nnsight/api/trace_state.h"
+#include "nnsight/api/tracer.h"
+#include "nnsight/graph/proxy.h"
+#include "nnsight/interleave/batching.h"
+#include "nnsight/runtime/module.h"
+
+namespace nnsight {
+
+using graph::Proxy;
+using graph::Saved;
+
+/// What a trace or session leaves behind.
+struct Traced {
+  Value output;                         ///< the model's output (stand-alone traces; None in sessions)
+  std::shared_ptr<graph::Graph> graph;  ///< the recorded graph (its saved values)
+  /// Values alive after the run: exactly the saved ones.
+  std::size_t live_values() const;
+};
+
+class Model {
+ public:
+  using Loc = std::source_location;
+
+  /// Wraps a module tree owned elsewhere (it must outlive the Model).
+  explicit Model(Module& root);
+  explicit Model(std::unique_ptr<Module> root);
+  virtual ~Model();
+  Model(Model&&) noexcept;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  /// The module at a dotted path ("model.layers.2.mlp"); "" is the root.
+  Envoy operator[](const std::string& path);
+  Envoy operator[](const char* path) { return (*this)[std::string(path)]; }
+  Envoy root() { return Envoy(*this, *root_); }
+  Module& module() { return *root_; }
+
+  /// Records `body` with `input` as the only invoke, then runs the model (or,
+  /// inside a session, runs it when the session ends). `input` may be a proxy
+  /// of the enclosing session (e.g. a loop item).
+  template <class F>
+  Traced trace(graph::Arg input, F&& body, Loc loc = Loc::current()) {
+    return trace_impl(&input, as_tracer_body(std::forward<F>(body)), loc);
+  }
+  /// Records `body` (which adds inputs with tracer.invoke) and runs the model.
+  template <class F>
+  Traced trace(F&& body, Loc loc = Loc::current()) {
+    return trace_impl(nullptr, as_tracer_body(std::forward<F>(body)), loc);
+  }
+  /// Records several traces and session-level control flow, then runs them in order.
+  template <class F>
+  Traced session(F&& body, Loc loc = Loc::current()) {
+    if constexpr (std::invocable<F&, Session&>) {
+      return session_impl(std::function<void(Session&)>(std::forward<F>(body)), loc);
+    } else {
+      return session_impl([&body](Session&) { body(); }, loc);
+    }
+  }
+
+ protected:
+  struct Batch {
+    Inputs inputs;                               ///< the root's call
+    std::vector<interleave::BatchGroup> groups;  ///< rows of each invoke
+  };
+  /// Batches the invokes' inputs into one root call. Default: tensors,
+  /// concatenated on dim 0.
+  virtual Batch prepare(const std::vector<Value>& invoke_inputs);
+  /// Runs the root on a prepared call (through its dispatch point).
+  virtual Value forward(Inputs& inputs);
+
+  template <class F>
+  static std::function<void(Tracer&)> as_tracer_body(F&& body) {
+    if constexpr (std::invocable<F&, Tracer&>) {
+      return std::function<void(Tracer&)>(std::forward<F>(body));
+    } else {
+      return [&body](Tracer&) { body(); };
+    }
+  }
+  /// `run` (optional) replaces the single forward pass of this trace.
+  Traced trace_impl(const graph::Arg* input, const std::function<void(Tracer&)>& body, const Loc& loc,
+                    std::function<Value(Inputs&)> run = {});
+
+  Module* root_;
+  std::unique_ptr<Module> owned_;
+
+ private:
+  friend class Envoy;
+  friend class Tracer;
+
+  Traced session_impl(const std::function<void(Session&)>& body, const Loc& loc);
+  void run_recording(api_detail::Recording& recording);
+  /// The trace being recorded; throws Error (at `loc`) when there is none.
+  api_detail::TraceState& tracing(const Loc& loc, const char* what);
+
+  api_detail::TraceState* tracing_ = nullptr;
+  api_detail::Recording* session_ = nullptr;
+};
+
+}  // namespace nnsight
