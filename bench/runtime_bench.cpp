@@ -10,6 +10,7 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/linear.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/randint.h>
 #include <ATen/ops/randn.h>
@@ -27,10 +28,12 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <unistd.h>
 #include <vector>
 
 #include "nnsight/base/backend.h"
+#include "nnsight/base/linear.h"
 #include "nnsight/runtime/forward_context.h"
 #include "nnsight/runtime/generation/kv_cache.h"
 #include "nnsight/runtime/loaders/safetensors.h"
@@ -235,6 +238,34 @@ std::string run_capture(const std::string& command) {
   return out;
 }
 
+std::string last_line(const std::string& text) {
+  std::string t = text;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  const auto nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+// Single-row products (decode) for each GPT-2 weight shape: ATen's at::linear
+// against nnsight::linear (gemv routing), in microseconds.
+void single_row_products(int reps) {
+  c10::InferenceMode guard;
+  std::printf("single-row products, us (GPT-2 weight shapes; HF Conv1D layout = transposed view):\n");
+  std::printf("%-22s %-5s %12s %14s %8s\n", "weight [out, in]", "dtype", "at::linear", "nnsight::linear", "ratio");
+  for (auto [out, in, conv] : {std::tuple{3 * kD, kD, true}, std::tuple{kD, kD, true}, std::tuple{4 * kD, kD, true},
+                                std::tuple{kD, 4 * kD, true}, std::tuple{kVocab, kD, false}}) {
+    for (auto dtype : {at::kFloat, at::kBFloat16}) {
+      at::Tensor w = conv ? at::randn({in, out}).to(dtype).t() : at::randn({out, in}).to(dtype);
+      at::Tensor x = at::randn({1, 1, in}).to(dtype);
+      const double aten = median_ms(reps * 5, [&] { at::linear(x, w); }) * 1e3;
+      const double ours = median_ms(reps * 5, [&] { nnsight::linear(x, w); }) * 1e3;
+      std::printf("[%5lld, %4lld]%s %-5s %12.1f %14.1f %8.2f\n", static_cast<long long>(out),
+                  static_cast<long long>(in), conv ? " conv1d" : "       ", dtype == at::kFloat ? "fp32" : "bf16",
+                  aten, ours, aten / ours);
+    }
+  }
+  std::printf("\n");
+}
+
 std::string self_path() { return fs::read_symlink("/proc/self/exe").string(); }
 
 }  // namespace
@@ -265,7 +296,7 @@ int main(int argc, char** argv) {
                             " --reps " + std::to_string(reps) + " --threads " + std::to_string(info.threads);
     const std::string out = run_capture(cmd);
     try {
-      py = nlohmann::json::parse(out.substr(out.rfind('{')));
+      py = nlohmann::json::parse(last_line(out));
     } catch (...) {
       std::printf("(PyTorch eager baseline unavailable: %s)\n", cmd.c_str());
     }
@@ -289,6 +320,7 @@ int main(int argc, char** argv) {
   std::printf("  copy bandwidth %.1f GB/s (read + write); floor = weight bytes / copy bandwidth\n", bandwidth);
   std::printf("  torch pre/us, torch dec/us = PyTorch eager time / our time (> 1: we are faster)\n\n");
 
+  single_row_products(reps);
   DispatchCost d = dispatch_cost();
   std::printf("dispatch point: direct forward %.1f ns/call, through operator() %.1f ns/call (+%.1f ns), "
               "with a pass-through hook %.1f ns/call\n\n",
@@ -306,7 +338,7 @@ int main(int argc, char** argv) {
   const std::string out = run_capture(self_path() + " --measure-load " + dir.string());
   fs::remove_all(dir);
   try {
-    auto j = nlohmann::json::parse(out.substr(out.rfind('{')));
+    auto j = nlohmann::json::parse(last_line(out));
     const double wb = j["weight_bytes"].get<double>();
     const double load = (j["peak_after_load_kb"].get<double>() - j["rss_before_kb"].get<double>()) * 1024;
     const double fwd = (j["peak_after_forward_kb"].get<double>() - j["rss_before_kb"].get<double>()) * 1024;
