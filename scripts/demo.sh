@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The demo run by `scripts/setup.sh demo`: stories260K (a trained tiny Llama)
-# inspected and generating, from its three file formats.
+# The demo run by `scripts/setup.sh demo`: a trace on stories260K (a trained
+# tiny Llama), then the CLI inspecting it and generating from two file formats.
 set -euo pipefail
 build_dir="${1:-build}"
 models="${2:-../shared/models}"
 nnsight="$build_dir/apps/nnsight"
 
+echo "== demo trace: logit lens, ablation, activation patching (examples/demo_trace.cpp) =="
+"$build_dir/examples/demo_trace" "$models"
+echo
 echo "== nnsight inspect (first lines) =="
 "$nnsight" inspect --model "$models/stories260K/stories260K.gguf" | sed -n 1,20p
 echo

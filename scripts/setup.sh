@@ -52,7 +52,8 @@ install_deps() {
 
 build() {
   local extra=()
-  if [ "${NNSIGHT_SANITIZE:-0}" = "1" ]; then extra+=(-DNNSIGHT_SANITIZE=ON); fi
+  # The sanitizer build skips the benchmarks: they are not run under ASan.
+  if [ "${NNSIGHT_SANITIZE:-0}" = "1" ]; then extra+=(-DNNSIGHT_SANITIZE=ON -DNNSIGHT_BUILD_BENCH=OFF); fi
   cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DNNSIGHT_MODELS_DIR="$models_dir" "${extra[@]}" >/dev/null
   # Each LibTorch TU needs 0.3-1.2 GB; one job per core is safe on 2 cores / 24 GB.

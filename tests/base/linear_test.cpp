@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "nnsight/base/backend.h"
-#include "nnsight/base/bf16_gemv.h"
+#include "nnsight/base/gemv.h"
 
 namespace nnsight {
 namespace {
@@ -39,16 +39,28 @@ TEST(Linear, SingleRowFp32MatchesAtenLinear) {
   }
 }
 
+TEST(Linear, Fp32GemvMatchesAtenOnBothLayoutsAndOddSizes) {
+  if (!gemv_supported(at::kFloat)) GTEST_SKIP() << "CPU without AVX-512: linear() uses at::linear instead";
+  for (auto [out, in] : {std::pair<int64_t, int64_t>{1, 1}, {5, 31}, {17, 33}, {100, 65}, {2304, 768}, {513, 3072}}) {
+    at::Tensor w = at::randn({out, in});
+    at::Tensor x = at::randn({in});
+    at::Tensor b = at::randn({out});
+    EXPECT_TRUE(at::allclose(gemv(w, x, b), at::linear(x, w, b), 1e-4, 1e-4)) << out << "x" << in;
+    at::Tensor wt = at::randn({in, out});
+    EXPECT_TRUE(at::allclose(gemv(wt.t(), x, {}), at::linear(x, wt.t()), 1e-4, 1e-4)) << out << "x" << in;
+  }
+}
+
 TEST(Linear, Bf16GemvMatchesFp32OnBothLayoutsAndOddSizes) {
-  if (!bf16_gemv_supported()) GTEST_SKIP() << "CPU without AVX512-BF16: linear() uses at::mv instead";
+  if (!gemv_supported(at::kBFloat16)) GTEST_SKIP() << "CPU without AVX512-BF16: linear() uses at::linear instead";
   for (auto [out, in] : {std::pair<int64_t, int64_t>{1, 1}, {5, 31}, {17, 33}, {100, 65}, {2304, 768}, {50257, 64}}) {
     at::Tensor w = at::randn({out, in}).to(at::kBFloat16);
     at::Tensor x = at::randn({in}).to(at::kBFloat16);
     at::Tensor b = at::randn({out}).to(at::kBFloat16);
-    expect_close_bf16(bf16_gemv(w, x, b), reference(x, w, b));
-    expect_close_bf16(bf16_gemv(w, x, {}), reference(x, w, {}));
+    expect_close_bf16(gemv(w, x, b), reference(x, w, b));
+    expect_close_bf16(gemv(w, x, {}), reference(x, w, {}));
     at::Tensor wt = at::randn({in, out}).to(at::kBFloat16);  // Conv1D layout, used as wt.t()
-    expect_close_bf16(bf16_gemv(wt.t(), x, b), reference(x, wt.t(), b));
+    expect_close_bf16(gemv(wt.t(), x, b), reference(x, wt.t(), b));
   }
 }
 

@@ -1,10 +1,10 @@
 #pragma once
 // Matrix products for model code, with the decode fast path.
 //
-// at::linear on a single row runs a GEMM at ~40% of memory bandwidth; at::mv
-// (BLAS gemv) reaches ~90%. Decode steps are single rows, so every projection
-// goes through linear() below, which picks gemv when there is one row and
-// the weight is large enough for bandwidth, not latency, to dominate.
+// A decode step is a single row: at::linear then runs a GEMM at ~40% of memory
+// bandwidth. linear() routes single rows of fp32/bf16 through gemv() (gemv.h)
+// when the CPU supports it and no gradient is needed, and everything else
+// through at::linear.
 
 #include <ATen/core/Tensor.h>
 

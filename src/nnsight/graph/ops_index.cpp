@@ -34,19 +34,24 @@ at::Tensor list_to_index_tensor(const OpCall& c, const Value& list) {
   return at::tensor(ints);
 }
 
-ix::TensorIndex to_index(const OpCall& c, const Value& v) {
+// Appends v's index to out, constructed in place: LibTorch 1.13's TensorIndex
+// leaves its bool member uninitialised for non-bool indices, so moving or
+// copying one reads an indeterminate bool (UBSan reports it). Callers reserve
+// capacity first so the vector never relocates its elements.
+void append_index(const OpCall& c, const Value& v, std::vector<ix::TensorIndex>& out) {
   switch (v.kind()) {
-    case K::None: return ix::TensorIndex(ix::None);
-    case K::Ellipsis: return ix::TensorIndex(ix::Ellipsis);
-    case K::Bool: return ix::TensorIndex(v.as_bool());
-    case K::Int: return ix::TensorIndex(v.as_int());
+    case K::None: out.emplace_back(ix::None); return;
+    case K::Ellipsis: out.emplace_back(ix::Ellipsis); return;
+    case K::Bool: out.emplace_back(v.as_bool()); return;
+    case K::Int: out.emplace_back(v.as_int()); return;
     case K::Slice: {
       const auto& s = v.as_slice();
       auto opt = [](const std::optional<int64_t>& v) { return v ? c10::optional<int64_t>(*v) : c10::nullopt; };
-      return ix::TensorIndex(ix::Slice(opt(s.start), opt(s.stop), opt(s.step)));
+      out.emplace_back(ix::Slice(opt(s.start), opt(s.stop), opt(s.step)));
+      return;
     }
-    case K::Tensor: return ix::TensorIndex(v.as_tensor());
-    case K::List: return ix::TensorIndex(list_to_index_tensor(c, v));
+    case K::Tensor: out.emplace_back(v.as_tensor()); return;
+    case K::List: out.emplace_back(list_to_index_tensor(c, v)); return;
     default: c.type_error(v, "the index", "an int, slice, ..., None, bool, tensor or list");
   }
 }
@@ -55,9 +60,10 @@ std::vector<ix::TensorIndex> tensor_key(const OpCall& c, const Value& key) {
   std::vector<ix::TensorIndex> out;
   if (key.kind() == K::Tuple) {
     out.reserve(key.items().size());
-    for (const auto& item : key.items()) out.push_back(to_index(c, item));
+    for (const auto& item : key.items()) append_index(c, item, out);
   } else {
-    out.push_back(to_index(c, key));
+    out.reserve(1);
+    append_index(c, key, out);
   }
   return out;
 }

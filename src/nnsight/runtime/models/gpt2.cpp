@@ -26,10 +26,12 @@ class GPT2Attention : public Module {
  public:
   GPT2Attention(const Gpt2Dims& dims, int64_t layer, WeightLoader& w, const std::string& p)
       : Module("GPT2Attention"), heads_(dims.heads), head_dim_(dims.head_dim), layer_(layer) {
-    c_attn_ = &add_module("c_attn", std::make_unique<Conv1D>(w.take(p + "c_attn.weight", {dims.d, 3 * dims.d}),
-                                                             w.take(p + "c_attn.bias", {3 * dims.d})));
-    c_proj_ = &add_module("c_proj", std::make_unique<Conv1D>(w.take(p + "c_proj.weight", {dims.d, dims.d}),
-                                                             w.take(p + "c_proj.bias", {dims.d})));
+    c_attn_ = &add_module("c_attn",
+                          std::make_unique<Conv1D>(w.take_for_transposed_use(p + "c_attn.weight", {dims.d, 3 * dims.d}),
+                                                   w.take(p + "c_attn.bias", {3 * dims.d})));
+    c_proj_ =
+        &add_module("c_proj", std::make_unique<Conv1D>(w.take_for_transposed_use(p + "c_proj.weight", {dims.d, dims.d}),
+                                                       w.take(p + "c_proj.bias", {dims.d})));
     // Buffers saved by older transformers versions; the mask is rebuilt per call.
     w.discard(p + "bias");
     w.discard(p + "masked_bias");
@@ -62,11 +64,13 @@ class GPT2MLP : public Module {
  public:
   GPT2MLP(const Gpt2Dims& dims, const std::string& activation, WeightLoader& w, const std::string& p)
       : Module("GPT2MLP") {
-    c_fc_ = &add_module("c_fc", std::make_unique<Conv1D>(w.take(p + "c_fc.weight", {dims.d, dims.ff}),
-                                                         w.take(p + "c_fc.bias", {dims.ff})));
+    c_fc_ =
+        &add_module("c_fc", std::make_unique<Conv1D>(w.take_for_transposed_use(p + "c_fc.weight", {dims.d, dims.ff}),
+                                                     w.take(p + "c_fc.bias", {dims.ff})));
     act_ = &add_module("act", make_activation(activation, "GPT-2 config activation_function"));
-    c_proj_ = &add_module("c_proj", std::make_unique<Conv1D>(w.take(p + "c_proj.weight", {dims.ff, dims.d}),
-                                                             w.take(p + "c_proj.bias", {dims.d})));
+    c_proj_ = &add_module("c_proj",
+                          std::make_unique<Conv1D>(w.take_for_transposed_use(p + "c_proj.weight", {dims.ff, dims.d}),
+                                                   w.take(p + "c_proj.bias", {dims.d})));
   }
 
  protected:

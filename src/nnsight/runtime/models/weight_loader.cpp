@@ -1,5 +1,7 @@
 #include "nnsight/runtime/models/weight_loader.h"
 
+#include <ATen/ops/empty.h>
+
 #include "nnsight/base/error.h"
 #include "nnsight/runtime/loaders/weight_store.h"
 
@@ -17,6 +19,15 @@ at::Tensor WeightLoader::convert(const std::string& name, at::Tensor t) const {
 
 at::Tensor WeightLoader::take(const std::string& name, const std::vector<int64_t>& shape) {
   return convert(name, store_.take(name, shape));
+}
+
+at::Tensor WeightLoader::take_for_transposed_use(const std::string& name, const std::vector<int64_t>& shape) {
+  at::Tensor t = store_.take(name, shape);
+  if (t.scalar_type() == dtype_ || t.dim() != 2) return convert(name, t);
+  convert(name, t.narrow(0, 0, 0));  // the dtype check alone
+  at::Tensor transposed = at::empty({t.size(1), t.size(0)}, t.options().dtype(dtype_));
+  transposed.copy_(t.t());
+  return transposed.t();
 }
 
 at::Tensor WeightLoader::take_optional(const std::string& name, const std::vector<int64_t>& shape) {

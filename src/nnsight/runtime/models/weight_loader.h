@@ -20,6 +20,11 @@ class WeightLoader {
   /// The tensor `name` of shape `shape` in the model dtype; throws nnsight::Error
   /// naming the file and tensor when missing, mis-shaped or not floating point.
   at::Tensor take(const std::string& name, const std::vector<int64_t>& shape);
+  /// Like take, for a weight used transposed (GPT-2's Conv1D [in, out]): when
+  /// a dtype conversion has to copy anyway, the copy is laid out so that the
+  /// transpose is contiguous (the fast row-major path of decode products).
+  /// The returned tensor still has `shape`.
+  at::Tensor take_for_transposed_use(const std::string& name, const std::vector<int64_t>& shape);
   /// Like take, but an undefined tensor when absent.
   at::Tensor take_optional(const std::string& name, const std::vector<int64_t>& shape);
   /// Removes `name` if present, whatever its shape (buffers HF saves but the
