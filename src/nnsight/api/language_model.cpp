@@ -9,8 +9,6 @@
 #include <algorithm>
 
 #include "nnsight/base/error.h"
-#include "nnsight/runtime/generation/kv_cache.h"
-#include "nnsight/runtime/generation/sampler.h"
 
 namespace nnsight {
 
@@ -114,59 +112,10 @@ std::function<Value(Inputs&)> LanguageModel::generation_loop(const GenerateOptio
     if (options.max_new_tokens < 1)
       throw Error("a traced generation needs max_new_tokens >= 1, got " + std::to_string(options.max_new_tokens),
                   "generate", "use trace() to run the prompt once");
-    const ModelConfig& config = lm_->config();
     const at::Tensor ids = call.args.at(0).as_tensor();
     at::Tensor prompt_mask;
     if (const Value* m = call.kwargs.find("attention_mask")) prompt_mask = m->as_tensor();
-    const int64_t batch = ids.size(0), length = ids.size(1);
-    const int64_t capacity = std::max(length, length + options.max_new_tokens - 1);
-    if (config.arch == Architecture::GPT2 && config.max_positions > 0 && capacity > config.max_positions)
-      throw Error(
-          "the prompt plus max_new_tokens exceeds the model's " + std::to_string(config.max_positions) + " positions",
-          "generate", "shorten the prompt or generate fewer tokens");
-    const int64_t pad = config.pad_token_id >= 0        ? config.pad_token_id
-                        : !config.eos_token_ids.empty() ? config.eos_token_ids.front()
-                                                        : 0;
-    auto is_eos = [&](int64_t id) {
-      return std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), id) != config.eos_token_ids.end();
-    };
-    at::Tensor mask;
-    if (prompt_mask.defined()) {
-      mask = at::ones({batch, capacity}, at::TensorOptions().dtype(at::kLong));
-      mask.narrow(1, 0, length).copy_(prompt_mask);
-    }
-    auto mask_upto = [&](int64_t s) { return mask.defined() ? mask.narrow(1, 0, s) : at::Tensor(); };
-
-    KVCache cache(config, batch, capacity);
-    std::vector<Sampler> samplers;
-    const SamplingOptions sampling{options.temperature, options.top_k, options.top_p};
-    for (int64_t r = 0; r < batch; ++r) samplers.emplace_back(sampling, options.seed + static_cast<uint64_t>(r));
-    std::vector<std::vector<int64_t>> out(static_cast<std::size_t>(batch));
-    std::vector<bool> finished(static_cast<std::size_t>(batch), false);
-
-    at::Tensor logits = lm_->logits(ids, mask_upto(length), &cache, 1);
-    for (int64_t step = 0; step < options.max_new_tokens; ++step) {
-      const at::Tensor last = logits.select(1, logits.size(1) - 1).to(at::kFloat).contiguous();
-      const float* rows = last.data_ptr<float>();
-      const int64_t vocab = last.size(1);
-      at::Tensor next = at::empty({batch, 1}, at::TensorOptions().dtype(at::kLong));
-      int64_t* next_data = next.data_ptr<int64_t>();
-      bool all_done = true;
-      for (int64_t r = 0; r < batch; ++r) {
-        const auto ur = static_cast<std::size_t>(r);
-        if (finished[ur]) {
-          next_data[r] = pad;
-          continue;
-        }
-        const int64_t token = samplers[ur].sample(rows + r * vocab, vocab);
-        out[ur].push_back(token);
-        if (options.stop_at_eos && is_eos(token)) finished[ur] = true;
-        all_done = all_done && finished[ur];
-        next_data[r] = token;
-      }
-      if (all_done || step + 1 == options.max_new_tokens) break;
-      logits = lm_->logits(next, mask_upto(cache.length() + 1), &cache, 1);
-    }
+    const auto out = generate_batch(*lm_, ids, prompt_mask, options);
     std::vector<Value> rows;
     for (const auto& row : out) {
       std::vector<Value> items(row.begin(), row.end());

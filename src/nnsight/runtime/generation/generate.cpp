@@ -36,24 +36,19 @@ at::Tensor last_logits_float(const at::Tensor& logits) {
 
 }  // namespace
 
-std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
-                                           const GenerateOptions& options, const TokenCallback& on_token) {
+std::vector<std::vector<int64_t>> generate_batch(CausalLM& model, const at::Tensor& ids,
+                                                 const at::Tensor& attention_mask, const GenerateOptions& options,
+                                                 const TokenCallback& on_token) {
   const ModelConfig& config = model.config();
-  check_prompts(config, prompts);
   if (options.max_new_tokens < 0)
     throw Error("max_new_tokens must be >= 0, got " + std::to_string(options.max_new_tokens), "generate", "");
-  const auto batch = static_cast<int64_t>(prompts.size());
-  std::vector<std::vector<int64_t>> out(prompts.size());
+  const int64_t batch = ids.size(0), length = ids.size(1);
+  std::vector<std::vector<int64_t>> out(static_cast<std::size_t>(batch));
   if (options.max_new_tokens == 0) return out;
-
-  int64_t longest = 0;
-  bool ragged = false;
-  for (const auto& p : prompts) longest = std::max(longest, static_cast<int64_t>(p.size()));
-  for (const auto& p : prompts) ragged |= static_cast<int64_t>(p.size()) != longest;
   // The last new token is never fed back, so the cache needs one position fewer.
-  const int64_t capacity = longest + options.max_new_tokens - 1;
+  const int64_t capacity = std::max(length, length + options.max_new_tokens - 1);
   if (config.arch == Architecture::GPT2 && config.max_positions > 0 && capacity > config.max_positions)
-    throw Error("prompt (" + std::to_string(longest) + " tokens) plus max_new_tokens (" +
+    throw Error("prompt (" + std::to_string(length) + " tokens) plus max_new_tokens (" +
                     std::to_string(options.max_new_tokens) + ") exceeds the model's " +
                     std::to_string(config.max_positions) + " positions",
                 "generate", "shorten the prompt or generate fewer tokens");
@@ -64,32 +59,22 @@ std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<st
   auto is_eos = [&](int64_t id) {
     return std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), id) != config.eos_token_ids.end();
   };
-
-  c10::InferenceMode inference;
   const auto long_opts = at::TensorOptions().dtype(at::kLong);
-  at::Tensor ids = at::empty({batch, longest}, long_opts);
-  at::Tensor mask;  // [B, capacity]; only when rows are padded
-  if (ragged) mask = at::ones({batch, std::max(capacity, longest)}, long_opts);
-  {
-    int64_t* id_data = ids.data_ptr<int64_t>();
-    for (int64_t r = 0; r < batch; ++r) {
-      const auto& p = prompts[static_cast<std::size_t>(r)];
-      const int64_t offset = longest - static_cast<int64_t>(p.size());
-      std::fill(id_data + r * longest, id_data + r * longest + offset, pad);
-      std::copy(p.begin(), p.end(), id_data + r * longest + offset);
-      if (ragged && offset > 0) mask[r].narrow(0, 0, offset).fill_(0);
-    }
+  at::Tensor mask;  // [B, capacity]: the prompt's mask, then ones for the new tokens
+  if (attention_mask.defined()) {
+    mask = at::ones({batch, capacity}, long_opts);
+    mask.narrow(1, 0, length).copy_(attention_mask);
   }
-  auto mask_upto = [&](int64_t s) { return ragged ? mask.narrow(1, 0, s) : at::Tensor(); };
+  auto mask_upto = [&](int64_t s) { return mask.defined() ? mask.narrow(1, 0, s) : at::Tensor(); };
 
-  KVCache cache(config, batch, std::max(capacity, longest));
+  KVCache cache(config, batch, capacity);
   std::vector<Sampler> samplers;
-  samplers.reserve(prompts.size());
+  samplers.reserve(static_cast<std::size_t>(batch));
   const SamplingOptions sampling{options.temperature, options.top_k, options.top_p};
   for (int64_t r = 0; r < batch; ++r) samplers.emplace_back(sampling, options.seed + static_cast<uint64_t>(r));
 
-  std::vector<bool> finished(prompts.size(), false);
-  at::Tensor logits = last_logits_float(model.logits(ids, mask_upto(longest), &cache, 1));
+  std::vector<bool> finished(static_cast<std::size_t>(batch), false);
+  at::Tensor logits = last_logits_float(model.logits(ids, mask_upto(length), &cache, 1));
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
     const float* rows = logits.data_ptr<float>();
     const int64_t vocab = logits.size(1);
@@ -114,6 +99,36 @@ std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<st
     logits = last_logits_float(model.logits(next, mask_upto(cache.length() + 1), &cache, 1));
   }
   return out;
+}
+
+std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                                           const GenerateOptions& options, const TokenCallback& on_token) {
+  check_prompts(model.config(), prompts);
+  const auto batch = static_cast<int64_t>(prompts.size());
+  int64_t longest = 0;
+  bool ragged = false;
+  for (const auto& p : prompts) longest = std::max(longest, static_cast<int64_t>(p.size()));
+  for (const auto& p : prompts) ragged |= static_cast<int64_t>(p.size()) != longest;
+  const ModelConfig& config = model.config();
+  const int64_t pad = config.pad_token_id >= 0        ? config.pad_token_id
+                      : !config.eos_token_ids.empty() ? config.eos_token_ids.front()
+                                                      : 0;
+
+  c10::InferenceMode inference;
+  // Left padding: every row's last prompt token sits at the same column.
+  const auto long_opts = at::TensorOptions().dtype(at::kLong);
+  at::Tensor ids = at::empty({batch, longest}, long_opts);
+  at::Tensor mask;  // only when rows are padded
+  if (ragged) mask = at::ones({batch, longest}, long_opts);
+  int64_t* id_data = ids.data_ptr<int64_t>();
+  for (int64_t r = 0; r < batch; ++r) {
+    const auto& p = prompts[static_cast<std::size_t>(r)];
+    const int64_t offset = longest - static_cast<int64_t>(p.size());
+    std::fill(id_data + r * longest, id_data + r * longest + offset, pad);
+    std::copy(p.begin(), p.end(), id_data + r * longest + offset);
+    if (ragged && offset > 0) mask[r].narrow(0, 0, offset).fill_(0);
+  }
+  return generate_batch(model, ids, mask, options, on_token);
 }
 
 }  // namespace nnsight

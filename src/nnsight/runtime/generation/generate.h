@@ -7,6 +7,8 @@
 // produce alone (the batching trap of NNsight issue #672). Rows that emit an
 // end-of-sequence token stop (they are fed padding while the others go on).
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -28,6 +30,13 @@ struct GenerateOptions {
 
 /// Called for each new token as soon as it is chosen.
 using TokenCallback = std::function<void(int64_t row, int64_t token_id)>;
+
+/// The same for an already batched, left-padded prompt: ids [B, T] and an
+/// optional attention mask [B, T] (1 = token, 0 = padding). Runs under the
+/// caller's grad mode (the tracing API generates with autograd available).
+std::vector<std::vector<int64_t>> generate_batch(CausalLM& model, const at::Tensor& ids,
+                                                 const at::Tensor& attention_mask, const GenerateOptions& options,
+                                                 const TokenCallback& on_token = {});
 
 /// The new tokens of each prompt (prompt excluded; a final EOS included).
 /// Runs under c10::InferenceMode. Throws nnsight::Error for empty prompts,
