@@ -102,11 +102,7 @@ class GPT2Block : public Module {
 
  protected:
   Value forward(Inputs& inputs, ForwardContext& ctx) override {
-    const at::Tensor& x = single_tensor_input(*this, inputs);
-    at::Tensor attn = call_hidden(*attn_, call_hidden(*ln_1_, x, ctx), ctx);
-    at::Tensor h = guarded(*this, [&] { return attn + x; });
-    at::Tensor mlp = call_hidden(*mlp_, call_hidden(*ln_2_, h, ctx), ctx);
-    return Value::tuple({Value(guarded(*this, [&] { return h + mlp; }))});
+    return pre_norm_block(*this, inputs, *ln_1_, *attn_, *ln_2_, *mlp_, ctx);
   }
 
  private:

@@ -126,11 +126,7 @@ class LlamaDecoderLayer : public Module {
 
  protected:
   Value forward(Inputs& inputs, ForwardContext& ctx) override {
-    const at::Tensor& x = single_tensor_input(*this, inputs);
-    at::Tensor attn = call_hidden(*self_attn_, call_hidden(*input_layernorm_, x, ctx), ctx);
-    at::Tensor h = guarded(*this, [&] { return x + attn; });
-    at::Tensor mlp = call_hidden(*mlp_, call_hidden(*post_attention_layernorm_, h, ctx), ctx);
-    return Value::tuple({Value(guarded(*this, [&] { return h + mlp; }))});
+    return pre_norm_block(*this, inputs, *input_layernorm_, *self_attn_, *post_attention_layernorm_, *mlp_, ctx);
   }
 
  private:

@@ -1,5 +1,7 @@
 #include "nnsight/runtime/models/module_support.h"
 
+#include <ATen/TensorOperators.h>
+
 namespace nnsight {
 
 const at::Tensor& single_tensor_input(const Module& module, const Inputs& inputs) {
@@ -32,6 +34,15 @@ void throw_module_error(const Module& module, const c10::Error& error) {
                   "): " + error.what_without_backtrace(),
               "module '" + module.path() + "'",
               "check the shapes/dtypes of the inputs given to this module (or of values an intervention set)");
+}
+
+Value pre_norm_block(const Module& block, const Inputs& inputs, Module& norm1, Module& attn, Module& norm2, Module& mlp,
+                     ForwardContext& ctx) {
+  const at::Tensor& x = single_tensor_input(block, inputs);
+  at::Tensor attn_out = call_hidden(attn, call_hidden(norm1, x, ctx), ctx);
+  at::Tensor h = guarded(block, [&] { return x + attn_out; });
+  at::Tensor mlp_out = call_hidden(mlp, call_hidden(norm2, h, ctx), ctx);
+  return Value::tuple({Value(guarded(block, [&] { return h + mlp_out; }))});
 }
 
 }  // namespace nnsight

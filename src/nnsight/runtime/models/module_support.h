@@ -41,4 +41,11 @@ auto guarded(const Module& module, Fn&& fn) -> decltype(fn()) {
   }
 }
 
+/// The pre-norm transformer block shared by GPT-2 and Llama:
+///   h = x + attn(norm1(x));  out = h + mlp(norm2(h))
+/// returned as a 1-tuple (hidden,) like Hugging Face's decoder layers. Every
+/// submodule call goes through its dispatch point.
+Value pre_norm_block(const Module& block, const Inputs& inputs, Module& norm1, Module& attn, Module& norm2, Module& mlp,
+                     ForwardContext& ctx);
+
 }  // namespace nnsight
