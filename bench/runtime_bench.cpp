@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench_util.h"
 #include "nnsight/base/backend.h"
 #include "nnsight/base/linear.h"
 #include "nnsight/runtime/forward_context.h"
@@ -46,70 +47,17 @@ using namespace nnsight;
 
 namespace {
 
-constexpr int64_t kD = 768, kLayers = 12, kHeads = 12, kVocab = 50257, kPositions = 1024;
-
-double median_ms(int reps, const std::function<void()>& fn) {
-  fn();  // warm-up: page faults, oneDNN primitive creation
-  std::vector<double> times;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    fn();
-    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-ModelConfig gpt2_small_config(at::ScalarType dtype) {
-  ModelConfig c;
-  c.arch = Architecture::GPT2;
-  c.model_type = "gpt2";
-  c.vocab_size = kVocab;
-  c.hidden_size = kD;
-  c.num_layers = kLayers;
-  c.num_heads = kHeads;
-  c.num_kv_heads = kHeads;
-  c.head_dim = kD / kHeads;
-  c.intermediate_size = 4 * kD;
-  c.max_positions = kPositions;
-  c.tie_word_embeddings = true;
-  c.activation = "gelu_new";
-  c.eos_token_ids = {50256};
-  c.dtype = dtype;
-  return c;
-}
-
-std::vector<std::pair<std::string, at::Tensor>> random_gpt2_weights() {
-  std::vector<std::pair<std::string, at::Tensor>> w;
-  auto r = [](std::vector<int64_t> shape) { return at::randn(shape) * 0.02; };
-  w.emplace_back("transformer.wte.weight", r({kVocab, kD}));
-  w.emplace_back("transformer.wpe.weight", r({kPositions, kD}));
-  for (int64_t l = 0; l < kLayers; ++l) {
-    const std::string p = "transformer.h." + std::to_string(l) + ".";
-    w.emplace_back(p + "ln_1.weight", at::ones({kD}));
-    w.emplace_back(p + "ln_1.bias", r({kD}));
-    w.emplace_back(p + "attn.c_attn.weight", r({kD, 3 * kD}));
-    w.emplace_back(p + "attn.c_attn.bias", r({3 * kD}));
-    w.emplace_back(p + "attn.c_proj.weight", r({kD, kD}));
-    w.emplace_back(p + "attn.c_proj.bias", r({kD}));
-    w.emplace_back(p + "ln_2.weight", at::ones({kD}));
-    w.emplace_back(p + "ln_2.bias", r({kD}));
-    w.emplace_back(p + "mlp.c_fc.weight", r({kD, 4 * kD}));
-    w.emplace_back(p + "mlp.c_fc.bias", r({4 * kD}));
-    w.emplace_back(p + "mlp.c_proj.weight", r({4 * kD, kD}));
-    w.emplace_back(p + "mlp.c_proj.bias", r({kD}));
-  }
-  w.emplace_back("transformer.ln_f.weight", at::ones({kD}));
-  w.emplace_back("transformer.ln_f.bias", r({kD}));
-  return w;
-}
-
-std::unique_ptr<CausalLM> build_random(const std::vector<std::pair<std::string, at::Tensor>>& weights,
-                                       at::ScalarType dtype) {
-  WeightStore store;
-  for (const auto& [n, t] : weights) store.add(n, t, "(random)");
-  return build_model(gpt2_small_config(dtype), store);
-}
+using bench::build_random_gpt2;
+using bench::kD;
+using bench::kHeads;
+using bench::kLayers;
+using bench::kPositions;
+using bench::kVocab;
+using bench::last_line;
+using bench::median_ms;
+using bench::random_gpt2_weights;
+using bench::run_capture;
+using bench::self_path;
 
 int64_t weight_bytes(CausalLM& model) {
   int64_t bytes = 0;
@@ -228,23 +176,6 @@ int measure_load(const std::string& dir) {
   return 0;
 }
 
-std::string run_capture(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return out;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-  pclose(pipe);
-  return out;
-}
-
-std::string last_line(const std::string& text) {
-  std::string t = text;
-  while (!t.empty() && t.back() == '\n') t.pop_back();
-  const auto nl = t.rfind('\n');
-  return nl == std::string::npos ? t : t.substr(nl + 1);
-}
-
 // Single-row products (decode) for each GPT-2 weight shape: ATen's at::linear
 // against nnsight::linear (gemv routing), in microseconds.
 void single_row_products(int reps) {
@@ -265,8 +196,6 @@ void single_row_products(int reps) {
   }
   std::printf("\n");
 }
-
-std::string self_path() { return fs::read_symlink("/proc/self/exe").string(); }
 
 }  // namespace
 
@@ -290,9 +219,8 @@ int main(int argc, char** argv) {
 
   nlohmann::json py;
   if (python) {
-    const fs::path script = fs::path(self_path()).parent_path() / "gpt2_eager.py";
-    const fs::path src_script = fs::path(__FILE__).parent_path() / "gpt2_eager.py";
-    const std::string cmd = "/usr/bin/python3 " + (fs::exists(script) ? script : src_script).string() +
+    const fs::path script = bench::script_path("gpt2_eager.py", fs::path(__FILE__).parent_path());
+    const std::string cmd = "/usr/bin/python3 " + script.string() +
                             " --reps " + std::to_string(reps) + " --threads " + std::to_string(info.threads);
     const std::string out = run_capture(cmd);
     try {
@@ -305,7 +233,7 @@ int main(int argc, char** argv) {
   std::printf("%-6s %12s %12s %14s %12s %10s %12s %12s\n", "dtype", "prefill64 ms", "decode ms/t", "floor ms/t",
               "decode/floor", "weight MB", "torch pre/us", "torch dec/us");
   for (auto [name, dtype] : {std::pair{"fp32", at::kFloat}, std::pair{"bf16", at::kBFloat16}}) {
-    auto model = build_random(weights, dtype);
+    auto model = build_random_gpt2(weights, dtype);
     const double mb = static_cast<double>(weight_bytes(*model)) / 1e6;
     const double floor_ms = mb / 1e3 / bandwidth * 1e3;
     Timings t = time_model(*model, reps);
