@@ -19,6 +19,7 @@
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,7 +30,6 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <tuple>
-#include <unistd.h>
 #include <vector>
 
 #include "bench_util.h"
@@ -128,9 +128,10 @@ DispatchCost dispatch_cost() {
   at::Tensor x = at::ones({1});
   constexpr int kCalls = 2'000'000;
   auto per_call = [&](const std::function<void()>& fn) {
-    return median_ms(5, [&] {
-             for (int i = 0; i < kCalls; ++i) fn();
-           }) *
+    return median_ms(5,
+                     [&] {
+                       for (int i = 0; i < kCalls; ++i) fn();
+                     }) *
            1e6 / kCalls;
   };
   DispatchCost c{};
@@ -183,15 +184,15 @@ void single_row_products(int reps) {
   std::printf("single-row products, us (GPT-2 weight shapes; HF Conv1D layout = transposed view):\n");
   std::printf("%-22s %-5s %12s %14s %8s\n", "weight [out, in]", "dtype", "at::linear", "nnsight::linear", "ratio");
   for (auto [out, in, conv] : {std::tuple{3 * kD, kD, true}, std::tuple{kD, kD, true}, std::tuple{4 * kD, kD, true},
-                                std::tuple{kD, 4 * kD, true}, std::tuple{kVocab, kD, false}}) {
+                               std::tuple{kD, 4 * kD, true}, std::tuple{kVocab, kD, false}}) {
     for (auto dtype : {at::kFloat, at::kBFloat16}) {
       at::Tensor w = conv ? at::randn({in, out}).to(dtype).t() : at::randn({out, in}).to(dtype);
       at::Tensor x = at::randn({1, 1, in}).to(dtype);
       const double aten = median_ms(reps * 5, [&] { at::linear(x, w); }) * 1e3;
       const double ours = median_ms(reps * 5, [&] { nnsight::linear(x, w); }) * 1e3;
       std::printf("[%5lld, %4lld]%s %-5s %12.1f %14.1f %8.2f\n", static_cast<long long>(out),
-                  static_cast<long long>(in), conv ? " conv1d" : "       ", dtype == at::kFloat ? "fp32" : "bf16",
-                  aten, ours, aten / ours);
+                  static_cast<long long>(in), conv ? " conv1d" : "       ", dtype == at::kFloat ? "fp32" : "bf16", aten,
+                  ours, aten / ours);
     }
   }
   std::printf("\n");
@@ -220,8 +221,8 @@ int main(int argc, char** argv) {
   nlohmann::json py;
   if (python) {
     const fs::path script = bench::script_path("gpt2_eager.py", fs::path(__FILE__).parent_path());
-    const std::string cmd = "/usr/bin/python3 " + script.string() +
-                            " --reps " + std::to_string(reps) + " --threads " + std::to_string(info.threads);
+    const std::string cmd = "/usr/bin/python3 " + script.string() + " --reps " + std::to_string(reps) + " --threads " +
+                            std::to_string(info.threads);
     const std::string out = run_capture(cmd);
     try {
       py = nlohmann::json::parse(last_line(out));
@@ -250,19 +251,21 @@ int main(int argc, char** argv) {
 
   single_row_products(reps);
   DispatchCost d = dispatch_cost();
-  std::printf("dispatch point: direct forward %.1f ns/call, through operator() %.1f ns/call (+%.1f ns), "
-              "with a pass-through hook %.1f ns/call\n\n",
-              d.direct_ns, d.dispatch_ns, d.dispatch_ns - d.direct_ns, d.hooked_ns);
+  std::printf(
+      "dispatch point: direct forward %.1f ns/call, through operator() %.1f ns/call (+%.1f ns), "
+      "with a pass-through hook %.1f ns/call\n\n",
+      d.direct_ns, d.dispatch_ns, d.dispatch_ns - d.direct_ns, d.hooked_ns);
 
   // Memory: write the fp32 model as a Hugging Face folder, load it in a fresh process.
   const fs::path dir = fs::temp_directory_path() / ("nnsight_bench_" + std::to_string(getpid()));
   fs::create_directories(dir);
   write_safetensors((dir / "model.safetensors").string(), weights);
-  std::ofstream(dir / "config.json") << nlohmann::json{{"model_type", "gpt2"},       {"n_embd", kD},
-                                                       {"n_layer", kLayers},         {"n_head", kHeads},
-                                                       {"n_positions", kPositions},  {"vocab_size", kVocab},
-                                                       {"layer_norm_epsilon", 1e-5}, {"activation_function", "gelu_new"}}
-                                            .dump();
+  std::ofstream(dir / "config.json")
+      << nlohmann::json{{"model_type", "gpt2"},       {"n_embd", kD},
+                        {"n_layer", kLayers},         {"n_head", kHeads},
+                        {"n_positions", kPositions},  {"vocab_size", kVocab},
+                        {"layer_norm_epsilon", 1e-5}, {"activation_function", "gelu_new"}}
+             .dump();
   const std::string out = run_capture(self_path() + " --measure-load " + dir.string());
   fs::remove_all(dir);
   try {
@@ -270,9 +273,10 @@ int main(int argc, char** argv) {
     const double wb = j["weight_bytes"].get<double>();
     const double load = (j["peak_after_load_kb"].get<double>() - j["rss_before_kb"].get<double>()) * 1024;
     const double fwd = (j["peak_after_forward_kb"].get<double>() - j["rss_before_kb"].get<double>()) * 1024;
-    std::printf("load from safetensors: weights %.0f MB; peak RSS growth %.0f MB after load (%.2fx weights), "
-                "%.0f MB after a forward (%.2fx weights; target <= 1.10x)\n",
-                wb / 1e6, load / 1e6, load / wb, fwd / 1e6, fwd / wb);
+    std::printf(
+        "load from safetensors: weights %.0f MB; peak RSS growth %.0f MB after load (%.2fx weights), "
+        "%.0f MB after a forward (%.2fx weights; target <= 1.10x)\n",
+        wb / 1e6, load / 1e6, load / wb, fwd / 1e6, fwd / wb);
   } catch (...) {
     std::printf("load measurement failed: %s\n", out.c_str());
   }

@@ -1,6 +1,6 @@
 // `nnsight inspect`: print a model's module tree (path, type, parameter shapes).
-#include <CLI/CLI.hpp>
 #include <c10/core/ScalarType.h>
+#include <CLI/CLI.hpp>
 
 #include <iomanip>
 #include <iostream>
@@ -43,8 +43,8 @@ void run_inspect(const InspectArgs& args) {
     if (seen.insert(t.data_ptr()).second) total += t.numel();
   std::cout << lm.model->type_name() << " from " << args.model << "\n"
             << "  " << c.model_type << ": " << c.num_layers << " layers, hidden " << c.hidden_size << ", "
-            << c.num_heads << " heads (" << c.num_kv_heads << " kv), vocab " << c.vocab_size << ", "
-            << total << " parameters, " << (c.dtype == at::kBFloat16 ? "bf16" : "fp32") << "\n";
+            << c.num_heads << " heads (" << c.num_kv_heads << " kv), vocab " << c.vocab_size << ", " << total
+            << " parameters, " << (c.dtype == at::kBFloat16 ? "bf16" : "fp32") << "\n";
   if (lm.tokenizer) std::cout << "  tokenizer: " << lm.tokenizer->source() << "\n";
   std::cout << "\n";
 

@@ -1,6 +1,6 @@
 // nnsight: command-line front end. See `nnsight --help`.
-#include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 
@@ -8,8 +8,9 @@
 #include "nnsight/base/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"nnsight: look inside language models while they run (GPT-2 and Llama families; "
-               "Hugging Face folders, GGUF, llama2.c)"};
+  CLI::App app{
+      "nnsight: look inside language models while they run (GPT-2 and Llama families; "
+      "Hugging Face folders, GGUF, llama2.c)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "nnsight 0.1.0");
   nnsight::cli::add_generate_command(app);

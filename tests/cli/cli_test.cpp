@@ -43,8 +43,7 @@ TEST(CliGenerate, GreedyTextMatchesRunC) {
   const auto& p = ref["prompts"][0];
   const std::string expected = p["greedy_n64"]["stdout_text"];
   // token_ids holds BOS + 64 positions; the prompt (with BOS) is forced.
-  const int64_t new_tokens =
-      static_cast<int64_t>(p["greedy_n64"]["token_ids"].size() - p["prompt_token_ids"].size());
+  const int64_t new_tokens = static_cast<int64_t>(p["greedy_n64"]["token_ids"].size() - p["prompt_token_ids"].size());
   for (const std::string model : {"stories260K/stories260K.bin", "stories260K/stories260K.gguf"}) {
     Result r = run("generate --model " + q(test::model_path(model)) + " --tokenizer " +
                    q(test::model_path("stories260K/tok512.bin")) + " --prompt " + q(p["prompt"]) +
@@ -71,8 +70,8 @@ TEST(CliInspect, PrintsHuggingFacePathsTypesAndShapes) {
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("LlamaForCausalLM"), std::string::npos);
   EXPECT_NE(r.out.find("260032 parameters"), std::string::npos) << r.out;
-  for (const char* line : {"model.layers.4.self_attn.k_proj", "model.layers.0.mlp.act_fn", "lm_head",
-                           "weight [172, 64]", "LlamaRMSNorm"})
+  for (const char* line :
+       {"model.layers.4.self_attn.k_proj", "model.layers.0.mlp.act_fn", "lm_head", "weight [172, 64]", "LlamaRMSNorm"})
     EXPECT_NE(r.out.find(line), std::string::npos) << line;
 }
 

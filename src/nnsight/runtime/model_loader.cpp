@@ -38,8 +38,9 @@ std::shared_ptr<const Tokenizer> find_tokenizer(const std::string& path, const M
   }
   if (!options.require_tokenizer) return nullptr;
   throw Error("no tokenizer found for model '" + path + "'",
-              fs::is_directory(p) ? "looked in " + path + " for tokenizer.json, vocab.json + merges.txt, encoder.json + vocab.bpe"
-                                  : "looked beside " + path + " for a tok*.bin llama2.c tokenizer",
+              fs::is_directory(p)
+                  ? "looked in " + path + " for tokenizer.json, vocab.json + merges.txt, encoder.json + vocab.bpe"
+                  : "looked beside " + path + " for a tok*.bin llama2.c tokenizer",
               "pass the tokenizer file with --tokenizer FILE (e.g. tok512.bin for stories260K)");
 }
 
