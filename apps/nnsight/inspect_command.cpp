@@ -6,10 +6,10 @@
 #include <iostream>
 #include <memory>
 #include <set>
-#include <sstream>
 
 #include "commands.h"
 #include "nnsight/base/backend.h"
+#include "nnsight/base/value.h"
 #include "nnsight/runtime/model_loader.h"
 
 namespace nnsight::cli {
@@ -19,14 +19,6 @@ struct InspectArgs {
   std::string model;
   std::string tokenizer;
 };
-
-std::string shape(const at::Tensor& t) {
-  std::ostringstream os;
-  os << "[";
-  for (int64_t d = 0; d < t.dim(); ++d) os << (d ? ", " : "") << t.size(d);
-  os << "]";
-  return os.str();
-}
 
 void run_inspect(const InspectArgs& args) {
   init_backend();
@@ -55,7 +47,7 @@ void run_inspect(const InspectArgs& args) {
     std::cout << std::left << std::setw(static_cast<int>(width + 2)) << path << std::setw(26) << m->type_name();
     bool first = true;
     for (const auto& [name, t] : m->parameters()) {
-      std::cout << (first ? "" : "  ") << name << " " << shape(t);
+      std::cout << (first ? "" : "  ") << name << " " << format_shape(t.sizes());
       first = false;
     }
     std::cout << "\n";

@@ -174,6 +174,12 @@ Value Value::deep_copy() const {
   }
 }
 
+std::string format_shape(at::IntArrayRef sizes) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
+  return s + "]";
+}
+
 namespace {
 std::string opt_repr(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "None"; }
 }  // namespace
@@ -188,9 +194,7 @@ std::string Value::repr() const {
     case Kind::String: return "'" + s_ + "'";
     case Kind::Tensor: {
       if (!t_.defined()) return "Tensor(undefined)";
-      os << "Tensor[";
-      for (int64_t d = 0; d < t_.dim(); ++d) os << (d ? ", " : "") << t_.size(d);
-      os << "] " << c10::toString(t_.scalar_type());
+      os << "Tensor" << format_shape(t_.sizes()) << " " << c10::toString(t_.scalar_type());
       return os.str();
     }
     case Kind::List:

@@ -117,6 +117,9 @@ class Value {
   [[noreturn]] void kind_error(const char* wanted) const;
 };
 
+/// "[1, 5, 64]": a tensor shape as messages print it.
+std::string format_shape(at::IntArrayRef sizes);
+
 /// Calls fn on every tensor inside v (depth first, in order).
 template <class Fn>
 void for_each_tensor(const Value& v, Fn&& fn) {

@@ -14,12 +14,6 @@ bool is_batch_tensor(const Value& v, int64_t total) {
   return v.is_tensor() && v.as_tensor().defined() && v.as_tensor().dim() > 0 && v.as_tensor().size(0) == total;
 }
 
-std::string shape_of(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
-
 bool same_view(const at::Tensor& a, const at::Tensor& b) {
   return a.is_alias_of(b) && a.data_ptr() == b.data_ptr() && a.sizes() == b.sizes() && a.strides() == b.strides() &&
          a.scalar_type() == b.scalar_type();
@@ -29,11 +23,15 @@ at::Tensor splice_tensor(const at::Tensor& full, const BatchGroup& group, const 
                          const std::string& where) {
   at::Tensor slice = full.narrow(0, group.start, group.size);
   if (same_view(rep, slice)) return full;  // edited in place (or untouched): already in the batch
-  const std::string hint = "a replacement must keep the invoke's rows: expected shape " + shape_of(slice);
+  // Built only on failure: splicing runs on every swap.
+  auto hint = [&] {
+    return "a replacement must keep the invoke's rows: expected shape " + format_shape(slice.sizes());
+  };
   if (rep.dim() != full.dim() || rep.size(0) != group.size)
-    throw Error("cannot splice a replacement of shape " + shape_of(rep) + " into rows " + std::to_string(group.start) +
-                    ".." + std::to_string(group.start + group.size) + " of a batch of shape " + shape_of(full),
-                where, hint);
+    throw Error("cannot splice a replacement of shape " + format_shape(rep.sizes()) + " into rows " +
+                    std::to_string(group.start) + ".." + std::to_string(group.start + group.size) +
+                    " of a batch of shape " + format_shape(full.sizes()),
+                where, hint());
   try {
     // A leaf that requires grad cannot be written in place; a shape change needs a new tensor.
     if (rep.sizes() == slice.sizes() && !(full.is_leaf() && full.requires_grad())) {
@@ -48,7 +46,7 @@ at::Tensor splice_tensor(const at::Tensor& full, const BatchGroup& group, const 
     return at::cat(pieces, 0);
   } catch (const c10::Error& e) {
     throw Error(std::string("cannot splice the replacement into the batch: ") + e.what_without_backtrace(), where,
-                hint);
+                hint());
   }
 }
 

@@ -1,21 +1,11 @@
 #include "nnsight/runtime/loaders/weight_store.h"
 
 #include <set>
-#include <sstream>
 
 #include "nnsight/base/error.h"
+#include "nnsight/base/value.h"
 
 namespace nnsight {
-namespace {
-std::string shape_str(at::IntArrayRef s) {
-  std::ostringstream os;
-  os << "[";
-  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
-}  // namespace
-
 void WeightStore::add(const std::string& name, at::Tensor tensor, const std::string& file) {
   tensors_[name] = std::move(tensor);
   files_[name] = file;
@@ -35,8 +25,8 @@ at::Tensor WeightStore::take_optional(const std::string& name, const std::vector
   at::Tensor t = std::move(it->second);
   tensors_.erase(it);
   if (t.sizes() != at::IntArrayRef(expected_shape))
-    throw Error("tensor '" + name + "' has shape " + shape_str(t.sizes()) + " but the config implies " +
-                    shape_str(expected_shape),
+    throw Error("tensor '" + name + "' has shape " + format_shape(t.sizes()) + " but the config implies " +
+                    format_shape(expected_shape),
                 "file " + file_of(name) + ", tensor " + name, "check that config.json belongs to these weights");
   return t;
 }

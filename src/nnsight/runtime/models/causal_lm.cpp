@@ -45,22 +45,15 @@ at::Tensor CausalLM::logits(const at::Tensor& input_ids, const at::Tensor& atten
   return hidden_states_of(out, *this);
 }
 
-namespace {
-std::string shape_of(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
-}  // namespace
-
 Value CausalLM::forward(Inputs& inputs, ForwardContext& ctx) {
-  const std::string where = "model '" + type_name() + "' call";
+  // Built only on failure: this runs on every forward (every decode step).
+  auto where = [this] { return "model '" + type_name() + "' call"; };
   if (inputs.args.empty() || !inputs.args[0].is_tensor() || !inputs.args[0].as_tensor().defined())
-    throw Error("the model expects input_ids as its first argument", where,
+    throw Error("the model expects input_ids as its first argument", where(),
                 "pass an int64 tensor of token ids [batch, tokens]");
   const at::Tensor& ids = inputs.args[0].as_tensor();
   if (ids.dim() != 2 || at::isFloatingType(ids.scalar_type()) || ids.scalar_type() == at::kBool || ids.size(1) == 0)
-    throw Error("input_ids must be a non-empty integer tensor [batch, tokens], got " + inputs.args[0].repr(), where,
+    throw Error("input_ids must be a non-empty integer tensor [batch, tokens], got " + inputs.args[0].repr(), where(),
                 "tokenize the prompt and pass the ids as an int64 tensor with a batch dimension");
   at::Tensor mask;
   if (const Value* m = inputs.kwargs.find("attention_mask"); m != nullptr && !m->is_none()) mask = m->as_tensor();
@@ -72,11 +65,11 @@ Value CausalLM::forward(Inputs& inputs, ForwardContext& ctx) {
   if (ctx.cache != nullptr && ctx.cache->batch() != b)
     throw Error(
         "the KV cache holds " + std::to_string(ctx.cache->batch()) + " rows but input_ids has " + std::to_string(b),
-        where, "use one cache per batch");
+        where(), "use one cache per batch");
   if (mask.defined() && (mask.dim() != 2 || mask.size(0) != b || mask.size(1) != past + t))
-    throw Error("attention_mask has shape " + shape_of(mask) + ", expected [" + std::to_string(b) + ", " +
+    throw Error("attention_mask has shape " + format_shape(mask.sizes()) + ", expected [" + std::to_string(b) + ", " +
                     std::to_string(past + t) + "] (batch, cached + new tokens)",
-                where, "the mask covers every position seen so far, 1 for real tokens and 0 for padding");
+                where(), "the mask covers every position seen so far, 1 for real tokens and 0 for padding");
 
   // Per-call state goes in a copy: the caller's context is left as it was.
   ForwardContext local = ctx;
