@@ -1,8 +1,7 @@
 // NNsight 0.4's test_tiny cases through the C++ tracing API, on the same model
 // shape (layer1 = Linear(5, 10), layer2 = Linear(10, 2)), input [1, 5]. Each
 // asserts how many values survive the run: exactly the saved ones, as
-// NNsight's AssertSavedLenBackend does. (test_grad_setting waits for
-// gradient support, the next issue.)
+// NNsight's AssertSavedLenBackend does.
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -37,6 +36,20 @@ TEST_F(TinyApi, Tiny) {
   EXPECT_TRUE(at::allclose(hs.tensor(), output()));
   EXPECT_TRUE(at::allclose(run.output.as_tensor(), output()));
   EXPECT_EQ(run.live_values(), 1u);
+}
+
+TEST_F(TinyApi, GradSetting) {
+  Saved l1_grad, l1_grad_double;
+  Traced run = model.trace(x, [&] {
+    l1_grad = model["layer1"].output().grad().clone().save();
+    model["layer1"].output().set_grad(model["layer1"].output().grad().clone() * 2);
+    l1_grad_double = model["layer1"].output().grad().save();
+    model.root().output().sum().backward();
+  });
+  EXPECT_TRUE(at::equal(l1_grad.tensor() * 2, l1_grad_double.tensor()));
+  // d sum(layer2(h)) / dh = ones @ w2, before the doubling.
+  EXPECT_TRUE(at::allclose(l1_grad.tensor(), at::ones({1, 2}).matmul(net.w2)));
+  EXPECT_EQ(run.live_values(), 2u);
 }
 
 TEST_F(TinyApi, ExternalProxyInterventionExecutedLocally) {

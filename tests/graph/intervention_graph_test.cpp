@@ -436,18 +436,6 @@ TEST(InterventionGraph, ApplyLogModuleCallAndParameter) {
   EXPECT_EQ(g->live_values(), 3u);
 }
 
-TEST(InterventionGraph, GradIsReservedForLater) {
-  auto g = Graph::create();
-  {
-    TraceScope trace(g);
-    Proxy h = entry("layer1.output");
-    g->add_grad(h.index());
-  }
-  TinyModel m;
-  EXPECT_THROW(m.run(*g), Error);
-  EXPECT_EQ(g->live_values(), 0u);
-}
-
 TEST(InterventionGraph, LongChainNeedsNoRecursion) {
   auto g = Graph::create();
   Saved out;

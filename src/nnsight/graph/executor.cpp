@@ -5,10 +5,30 @@
 
 #include <c10/util/Exception.h>
 
+#include <optional>
+
 #include "nnsight/base/error.h"
+#include "nnsight/graph/gradients.h"
 #include "nnsight/graph/intervention_graph.h"
 
 namespace nnsight::graph {
+namespace {
+
+/// Marks node `i` as the backward pass running now: Grad hooks compare it
+/// with their own index (each .grad belongs to the next backward).
+class RunningBackward {
+ public:
+  RunningBackward(Graph& g, int32_t i) : g_(g), previous_(g.running_backward()) { g_.set_running_backward(i); }
+  ~RunningBackward() { g_.set_running_backward(previous_); }
+  RunningBackward(const RunningBackward&) = delete;
+  RunningBackward& operator=(const RunningBackward&) = delete;
+
+ private:
+  Graph& g_;
+  int32_t previous_;
+};
+
+}  // namespace
 
 int32_t enclosing_trace(const Graph& g, int32_t i) {
   for (int32_t p = g.node(i).parent; p >= 0; p = g.node(p).parent)
@@ -80,6 +100,11 @@ void Executor::reset_node(int32_t i) {
   n.executed = n.skipped = n.taken = false;
   n.destroy();
   n.remaining_listeners = static_cast<int32_t>(n.listeners.size());
+  if (n.kind == NodeKind::Grad) {
+    GradInfo& gi = g_.grad(i);
+    gi.registered = gi.fired = false;
+    gi.swap.reset();
+  }
 }
 
 void Executor::done(int32_t i, Value v, int32_t floor) {
@@ -162,7 +187,12 @@ void Executor::execute(int32_t i, int32_t floor) {
       kwargs = &resolved_kwargs;
     }
     switch (n.kind) {
-      case NodeKind::Op: out = ops::call(*n.op, args, *kwargs, &g_.log_sink()); break;
+      case NodeKind::Op: {
+        std::optional<RunningBackward> running;
+        if (is_backward_op(n.op)) running.emplace(g_, i);
+        out = ops::call(*n.op, args, *kwargs, &g_.log_sink());
+        break;
+      }
       case NodeKind::Apply: out = g_.apply_fn(i)(args, *kwargs); break;
       case NodeKind::ApplyModule:
       case NodeKind::Parameter: {
@@ -179,10 +209,16 @@ void Executor::execute(int32_t i, int32_t floor) {
         }
         break;
       }
-      case NodeKind::Swap: g_.entry(static_cast<int32_t>(n.args[0].as_ref())).swap = std::move(args[1]); break;
+      case NodeKind::Swap: {
+        const auto target = static_cast<int32_t>(n.args[0].as_ref());
+        if (g_.node(target).kind == NodeKind::Grad) {
+          g_.grad(target).swap = std::move(args[1]);
+        } else {
+          g_.entry(target).swap = std::move(args[1]);
+        }
+        break;
+      }
       case NodeKind::Stop: done(i, Value(), floor); throw StopSignal(i);
-      case NodeKind::Grad:
-        throw Error("gradients (.grad) are not supported yet", {}, "gradient access arrives with the next issue");
       default: throw Error(std::string("a ") + kind_name(n.kind) + " node cannot be executed directly");
     }
   } catch (const StopSignal&) {
@@ -281,6 +317,36 @@ void Executor::run_trace(int32_t t, int32_t floor) {
   release(t, floor);
 }
 
+void Executor::gradient_arrived(int32_t i, Value gradient) {
+  const int32_t t = enclosing_trace(g_, i);
+  const int32_t end = t >= 0 ? g_.context(t).body_end : g_.size();
+  const int32_t floor = t >= 0 ? g_.context(t).trace.base_floor : -1;
+  g_.grad(i).fired = true;
+  done(i, std::move(gradient), floor);
+  grad_phase_ = true;
+  for (int32_t pos = i + 1; pos < end; ++pos) {
+    Node& n = g_.node(pos);
+    if (!n.grad_only || n.executed || n.skipped || !fulfilled(pos)) continue;  // others wait for their gradient
+    switch (n.kind) {
+      case NodeKind::Save: n.executed = true; break;
+      case NodeKind::Condition: run_condition(pos, floor, nullptr); break;
+      case NodeKind::Iterator:
+        run_loop(pos, floor, nullptr);
+        pos = g_.context(pos).body_end - 1;
+        break;
+      case NodeKind::Grad:  // a gradient of a gradient-derived value
+        if (g_.grad(pos).registered) break;
+        try {
+          install_grad_hook(g_, pos);
+        } catch (...) {
+          rethrow_in_node(pos);
+        }
+        break;
+      default: execute(pos, floor); break;
+    }
+  }
+}
+
 int32_t Executor::walk(int32_t pos, int32_t end, Mode mode, int32_t floor, std::vector<int32_t>* record) {
   while (pos < end) {
     Node& n = g_.node(pos);
@@ -293,7 +359,28 @@ int32_t Executor::walk(int32_t pos, int32_t end, Mode mode, int32_t floor, std::
       pos = (is_context(n.kind) && !(n.kind == NodeKind::Condition && n.taken)) ? g_.context(pos).body_end : pos + 1;
       continue;
     }
+    if (n.grad_only && !grad_phase_) {  // waits for its gradient (gradient_arrived)
+      pos = is_context(n.kind) ? g_.context(pos).body_end : pos + 1;
+      continue;
+    }
     switch (n.kind) {
+      case NodeKind::Grad:
+        if (g_.grad(pos).registered) {
+          ++pos;
+          continue;
+        }
+        if (!fulfilled(pos)) {
+          if (mode == Mode::Hook) return pos;
+          not_runnable(pos);
+        }
+        try {
+          install_grad_hook(g_, pos);
+        } catch (...) {
+          rethrow_in_node(pos);
+        }
+        if (record) record->push_back(pos);
+        ++pos;
+        continue;
       case NodeKind::Entry:
         if (mode == Mode::Hook) return pos;  // wait for the module's hook
         not_runnable(pos);

@@ -52,6 +52,10 @@ class Executor {
   /// Runs one Trace node at the session level.
   void run_trace(int32_t t, int32_t floor);
 
+  /// Grad node i's gradient arrived (inside a backward pass): stores it and
+  /// runs every grad-only node of its trace that can run now, in index order.
+  void gradient_arrived(int32_t i, Value gradient);
+
  private:
   void execute(int32_t i, int32_t floor);
   void run_condition(int32_t i, int32_t floor, std::vector<int32_t>* record);
@@ -65,6 +69,7 @@ class Executor {
 
   Graph& g_;
   TraceRunner* runner_;
+  bool grad_phase_ = false;  ///< running grad-only nodes (inside backward)
 };
 
 /// The Trace node enclosing node i, or -1.

@@ -120,9 +120,9 @@ int32_t Graph::add_save(int32_t target, std::source_location loc) {
 }
 
 int32_t Graph::add_swap(int32_t entry, Value replacement, std::source_location loc) {
-  if (entry < 0 || entry >= size() || node(entry).kind != NodeKind::Entry)
-    throw Error("swap target node " + std::to_string(entry) + " is not a module value", format_location(loc),
-                "only a module's .output / .input can be replaced");
+  if (entry < 0 || entry >= size() || (node(entry).kind != NodeKind::Entry && node(entry).kind != NodeKind::Grad))
+    throw Error("swap target node " + std::to_string(entry) + " is not a module value or a gradient",
+                format_location(loc), "only a module's .output / .input or a value's .grad can be replaced");
   return add_node(NodeKind::Swap, {Value::ref(entry), std::move(replacement)}, {}, loc);
 }
 
@@ -150,7 +150,10 @@ int32_t Graph::add_parameter(std::string path, std::string name, std::source_loc
 }
 
 int32_t Graph::add_grad(int32_t target, std::source_location loc) {
-  return add_node(NodeKind::Grad, {Value::ref(target)}, {}, loc);
+  int32_t i = add_node(NodeKind::Grad, {Value::ref(target)}, {}, loc);
+  nodes_[static_cast<std::size_t>(i)].extra = static_cast<int32_t>(grads_.size());
+  grads_.emplace_back();
+  return i;
 }
 
 int32_t Graph::open_context(NodeKind kind, std::vector<Value> args, ContextInfo info, std::source_location loc) {
@@ -280,12 +283,26 @@ void Graph::reset() {
     c.trace.deferred.clear();
     c.trace.current_entry = -1;
   }
+  remove_grad_hooks();
+  for (auto& gi : grads_) {
+    gi.registered = gi.fired = false;
+    gi.swap.reset();
+  }
 }
 
 void Graph::clean_all() {
   for (auto& n : nodes_) n.destroy();
   for (auto& e : entries_) e.swap.reset();
   for (auto& c : contexts_) c.trace.deferred.clear();
+  for (auto& gi : grads_) gi.swap.reset();
+  remove_grad_hooks();
+}
+
+void Graph::remove_grad_hooks() {
+  // A hook left on a tensor the user keeps (a saved value) would call into
+  // this graph after the trace, or after the graph is gone.
+  for (auto& h : grad_hooks_) h.tensor.remove_hook(h.id);
+  grad_hooks_.clear();
 }
 
 std::shared_ptr<Graph> Graph::copy() const {
@@ -298,6 +315,7 @@ std::shared_ptr<Graph> Graph::copy() const {
   g->entries_ = entries_;
   g->contexts_ = contexts_;
   g->applies_ = applies_;  // callables are immutable: sharing them is a copy
+  g->grads_ = std::vector<GradInfo>(grads_.size());
   g->open_ = open_;
   g->last_closed_condition_ = last_closed_condition_;
   g->batch_group_ = batch_group_;

@@ -36,6 +36,15 @@ struct StopSignal : std::exception {
   const char* what() const noexcept override { return "nnsight: stop requested"; }
 };
 
+/// Where the gradient of a value really flows: the tensor itself, or, for a
+/// view of one invoke's rows made by batching, the whole batch tensor (the
+/// model computes with it, not with the view) and those rows.
+struct GradTarget {
+  at::Tensor tensor;
+  int64_t start = 0;
+  int64_t length = -1;  ///< -1: the whole tensor
+};
+
 /// Out-of-band access to the model, implemented by the interleave layer.
 class ModuleCaller {
  public:
@@ -44,6 +53,8 @@ class ModuleCaller {
   virtual Value call_module(const std::string& path, Inputs& inputs) = 0;
   /// The parameter `name` of the module at `path` (a Parameter node clones it).
   virtual at::Tensor parameter(const std::string& path, const std::string& name) = 0;
+  /// Where gradients of `t` flow (a Grad node hooks that tensor).
+  virtual GradTarget grad_target(const at::Tensor& t) { return GradTarget{t}; }
 };
 
 /// Runs one trace's model forward, delivering module values to the graph
@@ -60,6 +71,7 @@ class TraceRunner {
 class Graph : public std::enable_shared_from_this<Graph> {
  public:
   static std::shared_ptr<Graph> create();
+  ~Graph() { remove_grad_hooks(); }
   Graph(const Graph&) = delete;
   Graph& operator=(const Graph&) = delete;
 
@@ -115,6 +127,8 @@ class Graph : public std::enable_shared_from_this<Graph> {
   ContextInfo& context(int32_t i) { return contexts_[static_cast<std::size_t>(node(i).extra)]; }
   const ContextInfo& context(int32_t i) const { return contexts_[static_cast<std::size_t>(node(i).extra)]; }
   const ApplyFn& apply_fn(int32_t i) const { return applies_[static_cast<std::size_t>(node(i).extra)]->fn; }
+  GradInfo& grad(int32_t i) { return grads_[static_cast<std::size_t>(node(i).extra)]; }
+  const GradInfo& grad(int32_t i) const { return grads_[static_cast<std::size_t>(node(i).extra)]; }
   /// "node 7 (add)", "node 3 (layer1.output, iteration 0)": for messages.
   std::string label(int32_t i) const;
   /// Where node i was created, "file.cpp:42".
@@ -147,6 +161,15 @@ class Graph : public std::enable_shared_from_this<Graph> {
   void set_module_caller(ModuleCaller* caller) { module_caller_ = caller; }
   ModuleCaller* module_caller() const { return module_caller_; }
 
+  // ---- Gradients (gradients.h) ------------------------------------------------
+  /// Remembers a tensor hook a Grad node installed, so it can be removed.
+  void add_grad_hook(at::Tensor tensor, unsigned id) { grad_hooks_.push_back({std::move(tensor), id}); }
+  /// Removes every installed gradient hook (end of a trace, errors).
+  void remove_grad_hooks();
+  /// The backward node running now (its hooks fire), or -1.
+  int32_t running_backward() const { return running_backward_; }
+  void set_running_backward(int32_t node) { running_backward_ = node; }
+
  private:
   Graph() = default;
   friend class Executor;
@@ -164,6 +187,13 @@ class Graph : public std::enable_shared_from_this<Graph> {
     std::string label;
   };
   std::vector<std::shared_ptr<const ApplyRecord>> applies_;
+  std::vector<GradInfo> grads_;
+  struct GradHook {
+    at::Tensor tensor;
+    unsigned id;
+  };
+  std::vector<GradHook> grad_hooks_;
+  int32_t running_backward_ = -1;
   std::vector<int32_t> open_;
   int32_t last_closed_condition_ = -1;
   int32_t batch_group_ = -1;

@@ -7,6 +7,7 @@
 
 #include "nnsight/base/error.h"
 #include "nnsight/graph/executor.h"
+#include "nnsight/graph/gradients.h"
 
 namespace nnsight::graph {
 
@@ -69,21 +70,48 @@ void InterventionGraph::compile() {
       info.section = j;
     }
   }
-  // Room for gradients: nodes downstream of a Grad node run during backward.
+  compile_gradients();
+  t.compiled = true;
+}
+
+void InterventionGraph::compile_gradients() {
+  TraceTables& t = tables();
+  std::vector<int32_t> backwards;
   for (int32_t j = trace_ + 1; j < end(); ++j) {
-    if (g_->node(j).kind != NodeKind::Grad) continue;
+    Node& n = g_->node(j);
+    if (n.kind == NodeKind::Op) {
+      if (is_backward_op(n.op)) backwards.push_back(j);
+      t.needs_grad =
+          t.needs_grad || is_backward_op(n.op) || n.op->name == "retain_grad" || n.op->name == "requires_grad_";
+    }
+    if (n.kind != NodeKind::Grad) continue;
+    t.needs_grad = true;
+    for (int32_t p = n.parent; p != trace_ && p >= 0; p = g_->node(p).parent)
+      if (g_->node(p).kind == NodeKind::Iterator)
+        throw Error(".grad inside a loop is not supported (" + g_->label(j) + ")",
+                    "at " + g_->where(j) + "\nloop at " + g_->where(p),
+                    "read the gradient before or after the loop, and index it inside");
+    // Everything downstream of a gradient runs during backward, when it arrives.
     std::vector<int32_t> stack{j};
     while (!stack.empty()) {
-      int32_t k = stack.back();
+      const int32_t k = stack.back();
       stack.pop_back();
-      for (int32_t l : g_->node(k).listeners)
+      const Node& from = g_->node(k);
+      std::vector<int32_t> next = from.listeners;
+      if (k != j && is_context(from.kind))  // a context that waits for a gradient holds its body back too
+        for (int32_t b = k + 1; b < g_->context(k).body_end; ++b) next.push_back(b);
+      for (int32_t l : next)
         if (!g_->node(l).grad_only) {
           g_->node(l).grad_only = true;
           stack.push_back(l);
         }
     }
   }
-  t.compiled = true;
+  // Invokes share one autograd graph: every backward but the last keeps it for the next.
+  for (std::size_t b = 0; b + 1 < backwards.size(); ++b) {
+    Node& n = g_->node(backwards[b]);
+    if (n.kwargs.find("retain_graph") == nullptr) n.kwargs.set("retain_graph", Value(true));
+  }
 }
 
 void InterventionGraph::begin() {
@@ -240,6 +268,7 @@ void InterventionGraph::finish() {
   ex.sweep(trace_ + 1, end());
   for (int32_t j = trace_ + 1; j < end(); ++j)
     if (g_->node(j).kind == NodeKind::Entry) g_->entry(j).swap.reset();
+  g_->remove_grad_hooks();
 }
 
 }  // namespace nnsight::graph

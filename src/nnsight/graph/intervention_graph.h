@@ -81,6 +81,10 @@ class InterventionGraph {
   /// After an error outside the graph (e.g. in the model): drops every value.
   void abort() { g_->clean_all(); }
 
+  /// Whether the trace uses gradients (.grad, backward, retain_grad,
+  /// requires_grad_): the interleaver then makes module values differentiable.
+  bool needs_grad() const { return tables().needs_grad; }
+
   /// Out-of-order accesses are errors (default). Off: NNsight 0.4's lenient behaviour.
   void set_strict_order(bool strict) { g_->context(trace_).trace.strict_order = strict; }
 
@@ -88,6 +92,7 @@ class InterventionGraph {
   TraceTables& tables() { return g_->context(trace_).trace; }
   const TraceTables& tables() const { return g_->context(trace_).trace; }
   int32_t end() const { return g_->context(trace_).body_end; }
+  void compile_gradients();
   void check_reachable(int32_t entry);
   void check_order(int32_t entry);
 

@@ -39,7 +39,7 @@ enum class NodeKind : uint8_t {
   Apply,        ///< an arbitrary local C++ callable (not serialisable)
   ApplyModule,  ///< an out-of-band module call, through ModuleCaller
   Parameter,    ///< a clone of a named parameter, through ModuleCaller
-  Grad,         ///< reserved for gradients (next issue); executing it is an error
+  Grad,         ///< the gradient of its argument, delivered by a tensor hook during backward
 };
 
 const char* kind_name(NodeKind k);
@@ -90,10 +90,21 @@ struct EntryInfo {
   std::optional<Value> swap;  ///< replacement set by a Swap node, taken by the interleaver
 };
 
+/// Side record of a Grad node. A Grad node is bound to the first backward
+/// pass run by a node recorded after it (NNsight: each `.grad` belongs to the
+/// next `.backward()`); its hook ignores earlier passes and later ones.
+struct GradInfo {
+  bool registered = false;    ///< its tensor hook is installed (run state)
+  bool fired = false;         ///< its gradient arrived (run state)
+  uint32_t generation = 0;    ///< bumped on every registration; stale hooks ignore themselves
+  std::optional<Value> swap;  ///< replacement gradient set by a Swap node (`.grad = v`)
+};
+
 /// What compile() derives for a Trace, and the trace's per-run bookkeeping.
 struct TraceTables {
   bool compiled = false;
   bool strict_order = true;                    ///< out-of-order module access is an error
+  bool needs_grad = false;                     ///< uses .grad / backward / retain_grad / requires_grad_
   std::vector<std::string> keys;               ///< entry keys, in first-use order
   std::vector<std::vector<int32_t>> by_key;    ///< entry nodes per key id, creation order
   std::vector<int32_t> groups;                 ///< batch groups seen
@@ -124,7 +135,7 @@ struct Node {
   bool taken = false;  ///< Condition: this branch ran
   bool has_value = false;
   bool saved = false;      ///< a Save node listens to this node
-  bool grad_only = false;  ///< downstream of a Grad node (runs during backward; reserved)
+  bool grad_only = false;  ///< downstream of a Grad node: runs during backward, when the gradient arrives
   int32_t parent = -1;     ///< enclosing context node, -1 at the top level
   int32_t extra = -1;      ///< index into the graph's entry / context / apply table
   int32_t remaining_listeners = 0;

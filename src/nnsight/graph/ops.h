@@ -20,6 +20,9 @@
 //                float size shape topk where unsqueeze squeeze flatten max min
 //                item tolist requires_grad_ retain_grad contiguous narrow
 //                index_select add_ sub_ mul_ div_ zero_ fill_
+//   gradients    backward(t, gradient=None, retain_graph=False)
+//                (a backward pass; every backward of a trace but the last
+//                keeps the autograd graph unless retain_graph is given)
 //   builtins     list dict tuple int float str bool len append (list, in place)
 //                ("float" of a tensor is Tensor.float(); of a number, Python float())
 //   output       print                     (writes its arguments, space separated,

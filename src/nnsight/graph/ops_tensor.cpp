@@ -233,6 +233,23 @@ Value retain_grad_fn(OpCall& c) {
   return Value();
 }
 
+/// backward(self, gradient=None, retain_graph=False): a backward pass from
+/// self; Grad nodes recorded before it receive their gradients during it.
+Value backward_fn(OpCall& c) {
+  const at::Tensor& self = c.tensor(0, "self");
+  at::Tensor gradient;
+  if (const Value* g = c.find(1, "gradient"); g != nullptr && !g->is_none()) gradient = c.tensor(1, "gradient");
+  if (!self.requires_grad())
+    throw Error("backward() of a value that does not require gradients", {},
+                "call backward() on a value computed from module values of the trace (e.g. the model's output)");
+  if (!gradient.defined() && self.numel() != 1)
+    throw Error("backward() of a tensor of shape " + format_shape(self.sizes()) + " needs a gradient argument", {},
+                "reduce it to one number first (e.g. .sum()), or pass the gradient of the same shape");
+  const bool retain = c.flag_or(2, "retain_graph", false);
+  self.backward(gradient, retain);
+  return Value();
+}
+
 template <int which>
 Value inplace_binary_fn(OpCall& c) {
   Value& self = c.args[0];
@@ -307,6 +324,7 @@ void ops::register_tensor(std::vector<OpInfo>& t) {
   t.push_back({"item", item_fn, 1, 1, false});
   t.push_back({"requires_grad_", requires_grad_fn, 1, 2, true});
   t.push_back({"retain_grad", retain_grad_fn, 1, 1, true});
+  t.push_back({"backward", backward_fn, 1, 3, false});
   t.push_back({"add_", inplace_binary_fn<0>, 1, 2, true});
   t.push_back({"sub_", inplace_binary_fn<1>, 1, 2, true});
   t.push_back({"mul_", inplace_binary_fn<2>, 1, 2, true});

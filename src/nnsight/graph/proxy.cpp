@@ -214,6 +214,26 @@ Proxy Proxy::retain_grad(Loc loc) const {
   call("retain_grad", {}, {}, loc);
   return *this;
 }
+Proxy Proxy::grad(Loc loc) const { return Proxy(graph_, graph().add_grad(index_, loc)); }
+
+void Proxy::set_grad(Arg gradient, Loc loc) const {
+  if (gradient.graph && gradient.graph != graph_)
+    throw Error("a gradient swap mixes values of two different graphs", format_location(loc));
+  graph().add_swap(graph().add_grad(index_, loc), std::move(gradient.value), loc);
+}
+
+void Proxy::backward(std::optional<bool> retain_graph, Loc loc) const {
+  Dict kwargs;
+  if (retain_graph) kwargs.set("retain_graph", Value(*retain_graph));
+  call("backward", {}, std::move(kwargs), loc);
+}
+
+void Proxy::backward_with(Arg gradient, std::optional<bool> retain_graph, Loc loc) const {
+  Dict kwargs;
+  if (retain_graph) kwargs.set("retain_graph", Value(*retain_graph));
+  call("backward", {std::move(gradient)}, std::move(kwargs), loc);
+}
+
 Proxy Proxy::add_(Arg other, Loc loc) const { return call("add_", {std::move(other)}, {}, loc); }
 Proxy Proxy::sub_(Arg other, Loc loc) const { return call("sub_", {std::move(other)}, {}, loc); }
 Proxy Proxy::mul_(Arg other, Loc loc) const { return call("mul_", {std::move(other)}, {}, loc); }

@@ -19,6 +19,7 @@
 #include <concepts>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -152,6 +153,19 @@ class Proxy {
   Proxy tolist(Loc loc = Loc::current()) const;
   Proxy requires_grad_(bool requires_grad = true, Loc loc = Loc::current()) const;
   Proxy retain_grad(Loc loc = Loc::current()) const;
+
+  // ---- Gradients -------------------------------------------------------------
+  /// The gradient of this value in the first backward pass recorded after
+  /// this call (NNsight's `x.grad`). Nodes computed from it run during that
+  /// backward pass; in-place edits of it change the gradient that flows on.
+  Proxy grad(Loc loc = Loc::current()) const;
+  /// Replaces this value's gradient in the next backward pass (`x.grad = g`).
+  void set_grad(Arg gradient, Loc loc = Loc::current()) const;
+  /// A backward pass from this value (one number). Unless `retain_graph` says otherwise, every backward of a trace
+  /// but the last keeps the autograd graph for the next one.
+  void backward(std::optional<bool> retain_graph = std::nullopt, Loc loc = Loc::current()) const;
+  /// backward() of a tensor of any shape, seeded with `gradient` (torch's `t.backward(gradient)`).
+  void backward_with(Arg gradient, std::optional<bool> retain_graph = std::nullopt, Loc loc = Loc::current()) const;
   Proxy add_(Arg other, Loc loc = Loc::current()) const;
   Proxy sub_(Arg other, Loc loc = Loc::current()) const;
   Proxy mul_(Arg other, Loc loc = Loc::current()) const;

@@ -2,6 +2,8 @@
 
 #include "nnsight/interleave/interleaver.h"
 
+#include <ATen/core/grad_mode.h>
+#include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
 #include "nnsight/base/error.h"
@@ -30,6 +32,20 @@ std::optional<ParsedKey> parse_key(const std::string& key) {
     if (ends_with(key, "." + n)) return ParsedKey{key.substr(0, key.size() - n.size() - 1), point};
   }
   return std::nullopt;
+}
+
+/// Makes the floating-point tensors of `v` that do not require gradients do
+/// so; true if any changed. Each becomes a copy of a fresh leaf: in-place
+/// edits of a leaf's views are not allowed, of a copy's they are.
+bool make_differentiable(Value& v) {
+  if (!at::GradMode::is_enabled() || c10::InferenceMode::is_enabled()) return false;
+  bool changed = false;
+  v = map_tensors(v, [&](const at::Tensor& t) {
+    if (!t.defined() || !at::isFloatingType(t.scalar_type()) || t.requires_grad() || t.is_inference()) return t;
+    changed = true;
+    return t.detach().requires_grad_(true).clone();
+  });
+  return changed;
 }
 
 }  // namespace
@@ -119,6 +135,10 @@ Interleaver::Hooked& Interleaver::hooked(Module& m) {
 
 void Interleaver::run(const std::function<void()>& forward) {
   stopped_ = false;
+  struct ForgetViews {
+    std::vector<NarrowedView>& views;
+    ~ForgetViews() { views.clear(); }
+  } forget{narrowed_};
   try {
     forward();
   } catch (const graph::StopSignal&) {
@@ -127,6 +147,27 @@ void Interleaver::run(const std::function<void()>& forward) {
     throw Error(std::string("the model's forward pass failed: ") + e.what_without_backtrace(),
                 "model '" + root_.type_name() + "'");
   }
+}
+
+Value Interleaver::narrow(const Value& value, const BatchGroup& group) {
+  if (!ig_.needs_grad()) return narrow_batch(value, total_, group);
+  return map_tensors(value, [&](const at::Tensor& t) {
+    if (!t.defined() || t.dim() == 0 || t.size(0) != total_) return t;
+    at::Tensor view = t.narrow(0, group.start, group.size);
+    using Weak = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
+    narrowed_.push_back({Weak(view.getIntrusivePtr()), Weak(t.getIntrusivePtr()), group.start, group.size});
+    return view;
+  });
+}
+
+graph::GradTarget Interleaver::grad_target(const at::Tensor& t) {
+  for (const NarrowedView& n : narrowed_) {
+    auto view = n.view.lock();
+    if (view.get() != t.unsafeGetTensorImpl()) continue;
+    auto base = n.base.lock();
+    if (base) return graph::GradTarget{at::Tensor(std::move(base)), n.start, n.length};
+  }
+  return graph::GradTarget{t};
 }
 
 std::optional<BatchGroup> Interleaver::group_of(int32_t entry) const {
@@ -145,11 +186,13 @@ bool Interleaver::deliver(int32_t key_id, Value& value) {
               : std::move(swap);
     changed = true;
   };
+  // Gradients flow only through values that require them: from the first hooked value on.
+  if (ig_.needs_grad() && make_differentiable(value)) changed = true;
   for (int32_t e : ig_.entries(key_id)) {
     if (!ig_.count(e).ready) continue;
     auto g = group_of(e);
     fired.push_back(e);
-    if (auto swap = ig_.fire(e, g ? narrow_batch(value, total_, *g) : value)) apply_swap(e, std::move(*swap));
+    if (auto swap = ig_.fire(e, g ? narrow(value, *g) : value)) apply_swap(e, std::move(*swap));
   }
   // Swaps recorded for an entry by nodes that ran after its own fire (a later entry of this key).
   for (int32_t e : fired)

@@ -19,6 +19,10 @@
 // Out-of-band module calls and parameter reads of the graph (ModuleCaller)
 // go to the same module tree, bypassing hooks (also those of the called
 // module's descendants: an out-of-band call is not a call of the run).
+// When the trace uses gradients, hooked floating-point values that do not
+// yet require gradients are made to (the model's weights never do, so no
+// gradient is accumulated into them), and a Grad node on an invoke's rows
+// hooks the batch tensor the model really computes with.
 
 #include <functional>
 #include <optional>
@@ -67,6 +71,8 @@ class Interleaver : public CallHook, public graph::ModuleCaller {
   /// called module's descendants pass through and do not count calls.
   Value call_module(const std::string& path, Inputs& inputs) override;
   at::Tensor parameter(const std::string& path, const std::string& name) override;
+  /// For an invoke's rows handed to the graph as a view: the batch tensor and the rows.
+  graph::GradTarget grad_target(const at::Tensor& t) override;
 
  private:
   struct Hooked {
@@ -77,6 +83,8 @@ class Interleaver : public CallHook, public graph::ModuleCaller {
   };
   Hooked& hooked(Module& m);
   std::optional<BatchGroup> group_of(int32_t entry) const;
+  /// The group's rows of `value` (views); remembered when the trace uses gradients.
+  Value narrow(const Value& value, const BatchGroup& group);
   /// Delivers `value` to the ready entries of `key_id`, splicing swaps into it; true if it changed.
   bool deliver(int32_t key_id, Value& value);
   /// Delivers to skip entries; the module's replacement output, or nullopt to run it.
@@ -91,6 +99,13 @@ class Interleaver : public CallHook, public graph::ModuleCaller {
   bool stopped_ = false;
   int suspended_ = 0;  ///< depth of out-of-band calls in progress
   std::vector<Hooked> hooked_;
+  /// Views of invokes' rows handed out in this run (traces with gradients only).
+  struct NarrowedView {
+    c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl> view, base;
+    int64_t start = 0;
+    int64_t length = 0;
+  };
+  std::vector<NarrowedView> narrowed_;
   ModuleTreeCaller caller_;
   graph::ModuleCaller* previous_caller_ = nullptr;
 };

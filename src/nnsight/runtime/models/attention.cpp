@@ -47,8 +47,8 @@ at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at:
   at::Tensor scores = at::matmul(qg, k.transpose(-1, -2));  // [B, H_kv, G*T, S]
   scores.mul_(scale);
   if (bias.defined()) scores.view({b, h_kv, groups, t, s}).add_(bias.unsqueeze(2));
-  at::Tensor probs =
-      scores.scalar_type() == at::kFloat ? at::softmax(scores, -1) : at::softmax(scores, -1, at::kFloat).to(v.dtype());
+  const bool reduced = scores.scalar_type() == at::kBFloat16 || scores.scalar_type() == at::kHalf;
+  at::Tensor probs = reduced ? at::softmax(scores, -1, at::kFloat).to(v.dtype()) : at::softmax(scores, -1);
   at::Tensor out = at::matmul(probs, v);  // [B, H_kv, G*T, D]
   return out.view({b, h_kv, groups, t, d}).permute({0, 3, 1, 2, 4}).reshape({b, t, h * d});
 }

@@ -30,7 +30,8 @@ Value RMSNorm::forward(Inputs& inputs, ForwardContext&) {
   const at::Tensor& x = single_tensor_input(*this, inputs);
   const at::Tensor& weight = parameters()[0].second;
   return guarded(*this, [&] {
-    const bool upcast = x.scalar_type() != at::kFloat;
+    // Reduced precision is normalised in fp32 (as Hugging Face does); fp32 and fp64 stay as they are.
+    const bool upcast = x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
     at::Tensor xf = upcast ? x.to(at::kFloat) : x;
     at::Tensor normed = xf * at::rsqrt(at::mean(xf * xf, {-1}, /*keepdim=*/true) + eps_);
     if (upcast) normed = normed.to(x.scalar_type());
