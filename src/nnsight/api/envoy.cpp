@@ -141,6 +141,14 @@ void Envoy::iter(graph::IterationSpec spec, const std::function<void()>& body, L
 graph::Proxy Envoy::operator()(graph::Arg x, Loc loc) const { return call({std::move(x)}, {}, loc); }
 
 graph::Proxy Envoy::call(std::vector<graph::Arg> args, Dict kwargs, Loc loc) const {
+  return module_call(std::move(args), std::move(kwargs), loc, false);
+}
+
+graph::Proxy Envoy::call_with_hooks(std::vector<graph::Arg> args, Dict kwargs, Loc loc) const {
+  return module_call(std::move(args), std::move(kwargs), loc, true);
+}
+
+graph::Proxy Envoy::module_call(std::vector<graph::Arg> args, Dict kwargs, const Loc& loc, bool with_hooks) const {
   api_detail::TraceState& state = model_->tracing(loc, "calling a module");
   std::vector<Value> values;
   for (graph::Arg& a : args) {
@@ -150,7 +158,8 @@ graph::Proxy Envoy::call(std::vector<graph::Arg> args, Dict kwargs, Loc loc) con
     values.push_back(std::move(a.value));
   }
   graph::Graph& g = *state.graph;
-  return graph::Proxy(state.graph, g.add_module_call(module_->path(), std::move(values), std::move(kwargs), loc));
+  return graph::Proxy(state.graph,
+                      g.add_module_call(module_->path(), std::move(values), std::move(kwargs), loc, with_hooks));
 }
 
 graph::Proxy Envoy::parameter(const std::string& name, Loc loc) const {

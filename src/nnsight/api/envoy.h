@@ -73,6 +73,9 @@ class Envoy {
   /// Calls the module on a value while the trace runs (no interventions on that call).
   graph::Proxy operator()(graph::Arg x, Loc loc = Loc::current()) const;
   graph::Proxy call(std::vector<graph::Arg> args, Dict kwargs = {}, Loc loc = Loc::current()) const;
+  /// A call that counts as a call of the run: interventions on this module and
+  /// its descendants see it (NNsight's `module(x, hook=True)`, e.g. in edits).
+  graph::Proxy call_with_hooks(std::vector<graph::Arg> args, Dict kwargs = {}, Loc loc = Loc::current()) const;
   /// A clone of the parameter (editing it never changes the model).
   graph::Proxy parameter(const std::string& name, Loc loc = Loc::current()) const;
   graph::Proxy weight(Loc loc = Loc::current()) const { return parameter("weight", loc); }
@@ -83,6 +86,7 @@ class Envoy {
   graph::IterationSpec current_iteration(std::optional<int64_t>* call = nullptr) const;
   graph::Proxy entry_point(const char* point, const Loc& loc) const;
   void forget(const char* point) const;
+  graph::Proxy module_call(std::vector<graph::Arg> args, Dict kwargs, const Loc& loc, bool with_hooks) const;
 
   Model* model_;
   Module* module_;

@@ -50,6 +50,19 @@ class LanguageModel : public Model {
   Traced generate(const GenerateOptions& options, F&& body, Loc loc = Loc::current()) {
     return trace_impl(nullptr, as_tracer_body(std::forward<F>(body)), loc, generation_loop(options));
   }
+  /// NNsight's `model.edit()` for language models: a copy sharing this
+  /// model's module tree, weights and tokenizer (this model must outlive it),
+  /// with this model's edits plus `body` (which may take the copy,
+  /// LanguageModel&). See Model::edit_in_place to edit this model itself.
+  template <class F>
+  LanguageModel edit(F&& body, Loc loc = Loc::current()) {
+    LanguageModel copy(*this, SharedTree{});
+    copy.edits_ = edits_;
+    record_edit(
+        copy, [&] { call_edit_body(body, copy); }, loc);
+    return copy;
+  }
+
   /// The rows of a generation's output as token id vectors.
   static std::vector<std::vector<int64_t>> tokens_of(const Traced& generated);
 
@@ -57,6 +70,8 @@ class LanguageModel : public Model {
   Batch prepare(const std::vector<Value>& invoke_inputs) override;
 
  private:
+  struct SharedTree {};
+  LanguageModel(LanguageModel& other, SharedTree) : Model(*other.root_), lm_(other.lm_), tokenizer_(other.tokenizer_) {}
   void add_rows(const Value& input, std::vector<std::vector<int64_t>>& rows) const;
   /// Greedy or sampled decoding over the batched prompts, one model call per step.
   std::function<Value(Inputs&)> generation_loop(const GenerateOptions& options);

@@ -38,7 +38,11 @@ Model::Model(std::unique_ptr<Module> root) : root_(root.get()), owned_(std::move
 }
 Model::~Model() = default;
 Model::Model(Model&& other) noexcept
-    : root_(other.root_), owned_(std::move(other.owned_)), tracing_(nullptr), session_(nullptr) {}
+    : root_(other.root_),
+      owned_(std::move(other.owned_)),
+      edits_(std::move(other.edits_)),
+      tracing_(nullptr),
+      session_(nullptr) {}
 
 Envoy Model::operator[](const std::string& path) { return Envoy(*this, root_->at(path)); }
 
@@ -74,6 +78,11 @@ Traced Model::trace_impl(const graph::Arg* input, const std::function<void(Trace
     graph::TraceScope scope(session_ != nullptr ? nullptr : local.graph, std::move(trace_inputs), loc);
     state.graph = scope.graph();
     state.index = scope.index();
+    {
+      // Edits come first: they act on the whole batch, before the trace's own interventions.
+      graph::BatchGroupScope whole_batch(*state.graph, -1);
+      for (const RecordedEdit& edit : edits_) state.graph->inline_trace(*edit.graph, edit.trace);
+    }
     PointerGuard guard(tracing_, &state);
     Tracer tracer(*this, state);
     if (input != nullptr) {
@@ -89,6 +98,27 @@ Traced Model::trace_impl(const graph::Arg* input, const std::function<void(Trace
   if (session_ != nullptr) return Traced{Value(), recording->graph};
   run_recording(local);
   return Traced{done->output, local.graph};
+}
+
+void Model::record_edit(Model& target, const std::function<void()>& body, const Loc& loc) {
+  if (tracing_ != nullptr || session_ != nullptr || target.tracing_ != nullptr || target.session_ != nullptr)
+    throw Error("model.edit was called inside a trace or session", format_location(loc),
+                "record edits before tracing, outside model.trace(...) and model.session(...)");
+  auto g = graph::Graph::create();
+  api_detail::TraceSetup setup;
+  setup.where = "edit at " + format_location(loc);
+  api_detail::TraceState state;
+  state.setup = &setup;
+  state.in_invoke = true;  // an edit has no invokes: it sees the whole batch
+  {
+    graph::TraceScope scope(g, {}, loc);
+    state.graph = scope.graph();
+    state.index = scope.index();
+    PointerGuard guard(tracing_, &state);
+    PointerGuard target_guard(target.tracing_, &state);
+    body();
+  }
+  target.edits_.push_back(RecordedEdit{g, state.index});
 }
 
 Traced Model::session_impl(const std::function<void(Session&)>& body, const Loc& loc) {

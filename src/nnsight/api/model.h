@@ -68,6 +68,30 @@ class Model {
   Traced trace(F&& body, Loc loc = Loc::current()) {
     return trace_impl(nullptr, as_tracer_body(std::forward<F>(body)), loc);
   }
+  // ---- Edits -------------------------------------------------------------------
+  /// Records `body` as an edit of this model: its interventions run at the
+  /// start of every later trace (and session trace), on the whole batch
+  /// whatever the invokes. `body` is called with no arguments or with this Model&.
+  template <class F>
+  void edit_in_place(F&& body, Loc loc = Loc::current()) {
+    record_edit(
+        *this, [&] { call_edit_body(body, *this); }, loc);
+  }
+  /// NNsight's `model.edit()`: a copy of this model that shares its module
+  /// tree (which must outlive the copy), with this model's edits plus `body`;
+  /// this model is unchanged. `body` may take the copy (Model&).
+  template <class F>
+  Model edit(F&& body, Loc loc = Loc::current()) {
+    Model copy(*root_);
+    copy.edits_ = edits_;
+    record_edit(
+        copy, [&] { call_edit_body(body, copy); }, loc);
+    return copy;
+  }
+  /// Forgets every edit of this model.
+  void clear_edits() { edits_.clear(); }
+  std::size_t edit_count() const { return edits_.size(); }
+
   /// Records several traces and session-level control flow, then runs them in order.
   template <class F>
   Traced session(F&& body, Loc loc = Loc::current()) {
@@ -97,12 +121,30 @@ class Model {
       return [&body](Tracer&) { body(); };
     }
   }
+  template <class F, class M>
+  static void call_edit_body(F& body, M& target) {
+    if constexpr (std::invocable<F&, M&>) {
+      body(target);
+    } else {
+      body();
+    }
+  }
+  /// Records an edit trace with both this model and `target` recording into
+  /// it, and appends it to target's edits.
+  void record_edit(Model& target, const std::function<void()>& body, const Loc& loc);
+
   /// `run` (optional) replaces the single forward pass of this trace.
   Traced trace_impl(const graph::Arg* input, const std::function<void(Tracer&)>& body, const Loc& loc,
                     std::function<Value(Inputs&)> run = {});
 
   Module* root_;
   std::unique_ptr<Module> owned_;
+  /// Recorded edits: (graph, trace node), inlined at the start of every trace.
+  struct RecordedEdit {
+    std::shared_ptr<const graph::Graph> graph;
+    int32_t trace = -1;
+  };
+  std::vector<RecordedEdit> edits_;
 
  private:
   friend class Envoy;

@@ -205,7 +205,8 @@ void Executor::execute(int32_t i, int32_t floor) {
         } else {
           Inputs inputs(std::vector<Value>(args.begin() + 1, args.end()));
           inputs.kwargs = *kwargs;
-          out = caller->call_module(args[0].as_string(), inputs);
+          out = n.with_hooks ? caller->call_module_with_hooks(args[0].as_string(), inputs)
+                             : caller->call_module(args[0].as_string(), inputs);
         }
         break;
       }

@@ -140,9 +140,95 @@ int32_t Graph::add_apply(ApplyFn fn, std::vector<Value> args, Dict kwargs, std::
   return i;
 }
 
-int32_t Graph::add_module_call(std::string path, std::vector<Value> args, Dict kwargs, std::source_location loc) {
+int32_t Graph::add_module_call(std::string path, std::vector<Value> args, Dict kwargs, std::source_location loc,
+                               bool with_hooks) {
   args.insert(args.begin(), Value(std::move(path)));
-  return add_node(NodeKind::ApplyModule, std::move(args), std::move(kwargs), loc);
+  int32_t i = add_node(NodeKind::ApplyModule, std::move(args), std::move(kwargs), loc);
+  nodes_[static_cast<std::size_t>(i)].with_hooks = with_hooks;
+  return i;
+}
+
+void Graph::inline_trace(const Graph& source, int32_t trace) {
+  const int32_t first = trace + 1;
+  const int32_t end = source.context(trace).body_end;
+  const int32_t base = size();
+  const int32_t parent = current_context();
+  int32_t enclosing_trace = -1;
+  for (auto it = open_.rbegin(); it != open_.rend(); ++it)
+    if (node(*it).kind == NodeKind::Trace) {
+      enclosing_trace = *it;
+      break;
+    }
+  auto renumber = [&](int32_t j) { return j - first + base; };
+  std::function<Value(const Value&)> remap = [&](const Value& v) -> Value {
+    switch (v.kind()) {
+      case Value::Kind::Ref: {
+        const auto r = static_cast<int32_t>(v.as_ref());
+        if (r < first || r >= end)
+          throw Error("an edit uses " + source.label(r) + ", which is outside the edit", "at " + source.where(r),
+                      "an edit may only use values it computes itself");
+        return Value::ref(renumber(r));
+      }
+      case Value::Kind::List:
+      case Value::Kind::Tuple: {
+        std::vector<Value> items;
+        for (const auto& item : v.items()) items.push_back(remap(item));
+        return v.kind() == Value::Kind::List ? Value::list(std::move(items)) : Value::tuple(std::move(items));
+      }
+      case Value::Kind::Dict: {
+        Dict d;
+        d.keys = v.as_dict().keys;
+        for (const auto& item : v.as_dict().values) d.values.push_back(remap(item));
+        return Value(std::move(d));
+      }
+      default: return v.deep_copy();
+    }
+  };
+  for (int32_t j = first; j < end; ++j) {
+    const Node& from = source.node(j);
+    Node n;
+    n.kind = from.kind;
+    n.op = from.op;
+    n.with_hooks = from.with_hooks;
+    n.loc = from.loc;
+    n.parent = from.parent == trace ? parent : renumber(from.parent);
+    for (const auto& a : from.args) n.args.push_back(remap(a));
+    n.kwargs.keys = from.kwargs.keys;
+    for (const auto& v : from.kwargs.values) n.kwargs.values.push_back(remap(v));
+    switch (from.kind) {
+      case NodeKind::Entry: {
+        EntryInfo info;
+        info.key = source.entry(j).key;
+        info.iteration = source.entry(j).iteration;
+        info.batch_group = batch_group_;
+        info.trace = enclosing_trace;
+        n.extra = static_cast<int32_t>(entries_.size());
+        entries_.push_back(std::move(info));
+        break;
+      }
+      case NodeKind::Condition:
+      case NodeKind::Iterator: {
+        ContextInfo info;
+        info.body_end = renumber(source.context(j).body_end);
+        info.else_branch = source.context(j).else_branch;
+        info.has_condition = source.context(j).has_condition;
+        n.extra = static_cast<int32_t>(contexts_.size());
+        contexts_.push_back(std::move(info));
+        break;
+      }
+      case NodeKind::Apply:
+        n.extra = static_cast<int32_t>(applies_.size());
+        applies_.push_back(source.applies_[static_cast<std::size_t>(from.extra)]);
+        break;
+      case NodeKind::Grad:
+        n.extra = static_cast<int32_t>(grads_.size());
+        grads_.emplace_back();
+        break;
+      default: break;
+    }
+    nodes_.push_back(std::move(n));
+    link(size() - 1);
+  }
 }
 
 int32_t Graph::add_parameter(std::string path, std::string name, std::source_location loc) {

@@ -51,6 +51,9 @@ class ModuleCaller {
   virtual ~ModuleCaller() = default;
   /// Calls the module at `path` on `inputs` (an ApplyModule node).
   virtual Value call_module(const std::string& path, Inputs& inputs) = 0;
+  /// The same through the module's dispatch point, so the trace's own
+  /// interventions on it and its descendants apply (NNsight's `hook=True`).
+  virtual Value call_module_with_hooks(const std::string& path, Inputs& inputs) { return call_module(path, inputs); }
   /// The parameter `name` of the module at `path` (a Parameter node clones it).
   virtual at::Tensor parameter(const std::string& path, const std::string& name) = 0;
   /// Where gradients of `t` flow (a Grad node hooks that tensor).
@@ -96,8 +99,14 @@ class Graph : public std::enable_shared_from_this<Graph> {
   int32_t add_apply(ApplyFn fn, std::vector<Value> args, Dict kwargs = {}, std::string label = "apply",
                     std::source_location loc = std::source_location::current());
   /// args[0] of the node is the module path; the call's inputs follow.
+  /// `with_hooks`: the call counts as a call of the run (ModuleCaller::call_module_with_hooks).
   int32_t add_module_call(std::string path, std::vector<Value> args, Dict kwargs = {},
-                          std::source_location loc = std::source_location::current());
+                          std::source_location loc = std::source_location::current(), bool with_hooks = false);
+  /// Appends a copy of the body of trace `trace` of `source` to the innermost
+  /// open context (references renumbered; entry points in the current batch
+  /// group). Used to apply a model's edits at the start of every trace.
+  /// Throws Error when the body uses values from outside that trace.
+  void inline_trace(const Graph& source, int32_t trace);
   int32_t add_parameter(std::string path, std::string name, std::source_location loc = std::source_location::current());
   int32_t add_grad(int32_t target, std::source_location loc = std::source_location::current());
 

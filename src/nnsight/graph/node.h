@@ -134,10 +134,11 @@ struct Node {
   bool skipped = false;
   bool taken = false;  ///< Condition: this branch ran
   bool has_value = false;
-  bool saved = false;      ///< a Save node listens to this node
-  bool grad_only = false;  ///< downstream of a Grad node: runs during backward, when the gradient arrives
-  int32_t parent = -1;     ///< enclosing context node, -1 at the top level
-  int32_t extra = -1;      ///< index into the graph's entry / context / apply table
+  bool saved = false;       ///< a Save node listens to this node
+  bool with_hooks = false;  ///< ApplyModule: a call of the run, seen by the trace's interventions
+  bool grad_only = false;   ///< downstream of a Grad node: runs during backward, when the gradient arrives
+  int32_t parent = -1;      ///< enclosing context node, -1 at the top level
+  int32_t extra = -1;       ///< index into the graph's entry / context / apply table
   int32_t remaining_listeners = 0;
   const OpInfo* op = nullptr;  ///< Op nodes
   std::vector<Value> args;     ///< constants and Refs to earlier nodes

@@ -63,6 +63,17 @@ Value ModuleTreeCaller::call_module(const std::string& path, Inputs& inputs) {
   }
 }
 
+Value ModuleTreeCaller::call_module_with_hooks(const std::string& path, Inputs& inputs) {
+  Module& m = root_.at(path);
+  ForwardContext ctx;
+  try {
+    return m(std::move(inputs), ctx);
+  } catch (const c10::Error& e) {
+    throw Error(std::string("calling module '") + path + "' failed: " + e.what_without_backtrace(),
+                "module '" + path + "' (" + m.type_name() + ")");
+  }
+}
+
 at::Tensor ModuleTreeCaller::parameter(const std::string& path, const std::string& name) {
   return root_.at(path).parameter(name);
 }
@@ -241,6 +252,10 @@ Value Interleaver::call_module(const std::string& path, Inputs& inputs) {
     ~Suspend() { --depth; }
   } suspend(suspended_);
   return caller_.call_module(path, inputs);
+}
+
+Value Interleaver::call_module_with_hooks(const std::string& path, Inputs& inputs) {
+  return caller_.call_module_with_hooks(path, inputs);
 }
 
 at::Tensor Interleaver::parameter(const std::string& path, const std::string& name) {

@@ -41,6 +41,7 @@ class ModuleTreeCaller : public graph::ModuleCaller {
  public:
   explicit ModuleTreeCaller(Module& root) : root_(root) {}
   Value call_module(const std::string& path, Inputs& inputs) override;
+  Value call_module_with_hooks(const std::string& path, Inputs& inputs) override;
   at::Tensor parameter(const std::string& path, const std::string& name) override;
 
  private:
@@ -70,6 +71,8 @@ class Interleaver : public CallHook, public graph::ModuleCaller {
   /// Out-of-band calls (ModuleCaller) run without interventions: hooks of the
   /// called module's descendants pass through and do not count calls.
   Value call_module(const std::string& path, Inputs& inputs) override;
+  /// A call of the run: the module's (and its descendants') entries see it and count it.
+  Value call_module_with_hooks(const std::string& path, Inputs& inputs) override;
   at::Tensor parameter(const std::string& path, const std::string& name) override;
   /// For an invoke's rows handed to the graph as a view: the batch tensor and the rows.
   graph::GradTarget grad_target(const at::Tensor& t) override;

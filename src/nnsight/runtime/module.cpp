@@ -85,6 +85,18 @@ void Module::adopt(const std::string& name, std::unique_ptr<Module> module) {
   owned_.push_back(std::move(module));
 }
 
+Module& Module::attach(const std::string& name, std::unique_ptr<Module> module) {
+  if (module == nullptr) throw Error("cannot attach a null module as '" + name + "'", "module '" + path_ + "'");
+  if (name.empty() || name.find('.') != std::string::npos)
+    throw Error("'" + name + "' is not a module name", "module '" + path_ + "'", "use a non-empty name without dots");
+  if (child(name) != nullptr)
+    throw Error("module '" + path_ + "' already has a child '" + name + "'", "module '" + path_ + "'",
+                "choose another name");
+  Module& ref = *module;
+  adopt(name, std::move(module));
+  return ref;
+}
+
 void Module::set_path(const std::string& parent_path) {
   path_ = parent_path.empty() ? name_ : parent_path + "." + name_;
   for (auto& [n, m] : child_order_) m->set_path(path_);

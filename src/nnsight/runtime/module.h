@@ -88,6 +88,10 @@ class Module {
   /// All parameters of the subtree with full dotted names.
   std::vector<std::pair<std::string, at::Tensor>> named_parameters();
 
+  /// Adds a child after construction (NNsight: assigning a module attribute),
+  /// e.g. an attachment an edit calls; returns it. Throws Error if the name is taken.
+  Module& attach(const std::string& name, std::unique_ptr<Module> module);
+
   void set_hook(CallHook* hook) { hook_ = hook; }
   CallHook* hook() const { return hook_; }
 
