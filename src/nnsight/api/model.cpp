@@ -71,7 +71,7 @@ Traced Model::trace_impl(const graph::Arg* input, const std::function<void(Trace
   auto setup = std::make_unique<api_detail::TraceSetup>();
   setup->implicit_invoke = input != nullptr;
   setup->run = std::move(run);
-  setup->where = "trace at " + format_location(loc);
+  setup->loc = loc;
   api_detail::TraceState state;
   state.setup = setup.get();
   {
@@ -106,7 +106,8 @@ void Model::record_edit(Model& target, const std::function<void()>& body, const 
                 "record edits before tracing, outside model.trace(...) and model.session(...)");
   auto g = graph::Graph::create();
   api_detail::TraceSetup setup;
-  setup.where = "edit at " + format_location(loc);
+  setup.loc = loc;
+  setup.what = "edit";
   api_detail::TraceState state;
   state.setup = &setup;
   state.in_invoke = true;  // an edit has no invokes: it sees the whole batch
@@ -149,20 +150,20 @@ void Model::run_recording(api_detail::Recording& recording) {
       if (setup.implicit_invoke) inputs.push_back(ig.inputs().at(0));
       inputs.insert(inputs.end(), setup.invoke_inputs.begin(), setup.invoke_inputs.end());
       if (inputs.empty())
-        throw Error("the trace has no input", setup.where,
+        throw Error("the trace has no input", setup.describe(),
                     "pass an input to model.trace(input, ...) or add one with tracer.invoke(input, ...)");
       Batch batch;
       try {
         batch = model.prepare(inputs);
       } catch (const Error& e) {
-        throw e.with_context(setup.where);
+        throw e.with_context(setup.describe());
       }
       ig.set_strict_order(setup.strict_order);
       interleave::Interleaver interleaver(*model.root_, ig, batch.groups);
       try {
         interleaver.run([&] { setup.output = setup.run ? setup.run(batch.inputs) : model.forward(batch.inputs); });
       } catch (const Error& e) {
-        throw e.with_context(setup.where);
+        throw e.with_context(setup.describe());
       }
     }
   } runner(*this, recording);

@@ -7,10 +7,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "nnsight/base/error.h"
 #include "nnsight/graph/proxy.h"
 
 namespace nnsight::api_detail {
@@ -23,8 +25,12 @@ struct TraceSetup {
   /// proxy of an enclosing session) and forms invoke 0.
   bool implicit_invoke = false;
   bool strict_order = true;  ///< out-of-order module access is an error
-  std::string where;         ///< the trace's source line, for messages
-  Value output;              ///< the model's output after the run
+  std::string where;         ///< where the trace comes from, for messages (see describe())
+  std::source_location loc;  ///< the trace's source line, used when `where` is empty
+  const char* what = "trace";
+  /// "trace at file.cpp:12" (formatted only when needed: this is error text).
+  std::string describe() const { return where.empty() ? std::string(what) + " at " + format_location(loc) : where; }
+  Value output;  ///< the model's output after the run
   /// Replaces the single forward pass (e.g. a generation loop calling the model
   /// once per step); given the batched root call, returns the trace's output.
   std::function<Value(Inputs&)> run;

@@ -25,22 +25,22 @@ void Dict::set(const std::string& key, Value value) {
   values.push_back(std::move(value));
 }
 
-Value::Value() : kind_(Kind::None) {}
-Value::Value(bool b) : kind_(Kind::Bool), b_(b) {}
+Value::Value() : kind_(Kind::None), i_(0) {}
+Value::Value(bool b) : kind_(Kind::Bool), i_(0) { b_ = b; }
 Value::Value(int v) : kind_(Kind::Int), i_(v) {}
 Value::Value(int64_t v) : kind_(Kind::Int), i_(v) {}
 Value::Value(double v) : kind_(Kind::Float), d_(v) {}
-Value::Value(const char* s) : kind_(Kind::String), s_(s) {}
-Value::Value(std::string s) : kind_(Kind::String), s_(std::move(s)) {}
-Value::Value(at::Tensor t) : kind_(Kind::Tensor), t_(std::move(t)) {}
-Value::Value(Slice s) : kind_(Kind::Slice), slice_(s) {}
-Value::Value(Ellipsis) : kind_(Kind::Ellipsis) {}
-Value::Value(Dict d) : kind_(Kind::Dict), dict_(std::make_shared<Dict>(std::move(d))) {}
+Value::Value(const char* s) : kind_(Kind::String), i_(0), box_(std::make_shared<std::string>(s)) {}
+Value::Value(std::string s) : kind_(Kind::String), i_(0), box_(std::make_shared<std::string>(std::move(s))) {}
+Value::Value(at::Tensor t) : kind_(Kind::Tensor), i_(0), t_(std::move(t)) {}
+Value::Value(Slice s) : kind_(Kind::Slice), i_(0), box_(std::make_shared<Slice>(s)) {}
+Value::Value(Ellipsis) : kind_(Kind::Ellipsis), i_(0) {}
+Value::Value(Dict d) : kind_(Kind::Dict), i_(0), box_(std::make_shared<Dict>(std::move(d))) {}
 
 Value Value::list(std::vector<Value> items) {
   Value v;
   v.kind_ = Kind::List;
-  v.seq_ = std::make_shared<std::vector<Value>>(std::move(items));
+  v.box_ = std::make_shared<std::vector<Value>>(std::move(items));
   return v;
 }
 
@@ -105,7 +105,7 @@ double Value::as_double() const {
 
 const std::string& Value::as_string() const {
   if (kind_ != Kind::String) kind_error("str");
-  return s_;
+  return boxed<std::string>();
 }
 
 const at::Tensor& Value::as_tensor() const {
@@ -120,27 +120,27 @@ at::Tensor& Value::as_tensor() {
 
 const std::vector<Value>& Value::items() const {
   if (!is_sequence()) kind_error("list or tuple");
-  return *seq_;
+  return boxed<std::vector<Value>>();
 }
 
 std::vector<Value>& Value::items() {
   if (!is_sequence()) kind_error("list or tuple");
-  return *seq_;
+  return boxed<std::vector<Value>>();
 }
 
 const Dict& Value::as_dict() const {
   if (kind_ != Kind::Dict) kind_error("dict");
-  return *dict_;
+  return boxed<Dict>();
 }
 
 Dict& Value::as_dict() {
   if (kind_ != Kind::Dict) kind_error("dict");
-  return *dict_;
+  return boxed<Dict>();
 }
 
 const Slice& Value::as_slice() const {
   if (kind_ != Kind::Slice) kind_error("slice");
-  return slice_;
+  return boxed<Slice>();
 }
 
 const Value& Value::operator[](int64_t i) const { return const_cast<Value*>(this)->operator[](i); }
@@ -159,15 +159,17 @@ Value Value::deep_copy() const {
   switch (kind_) {
     case Kind::List:
     case Kind::Tuple: {
+      const auto& seq = boxed<std::vector<Value>>();
       std::vector<Value> out;
-      out.reserve(seq_->size());
-      for (const auto& item : *seq_) out.push_back(item.deep_copy());
+      out.reserve(seq.size());
+      for (const auto& item : seq) out.push_back(item.deep_copy());
       return kind_ == Kind::List ? list(std::move(out)) : tuple(std::move(out));
     }
     case Kind::Dict: {
+      const auto& dict = boxed<Dict>();
       Dict d;
-      d.keys = dict_->keys;
-      for (const auto& item : dict_->values) d.values.push_back(item.deep_copy());
+      d.keys = dict.keys;
+      for (const auto& item : dict.values) d.values.push_back(item.deep_copy());
       return Value(std::move(d));
     }
     default: return *this;
@@ -191,7 +193,7 @@ std::string Value::repr() const {
     case Kind::Bool: return b_ ? "True" : "False";
     case Kind::Int: return std::to_string(i_);
     case Kind::Float: os << d_; return os.str();
-    case Kind::String: return "'" + s_ + "'";
+    case Kind::String: return "'" + boxed<std::string>() + "'";
     case Kind::Tensor: {
       if (!t_.defined()) return "Tensor(undefined)";
       os << "Tensor" << format_shape(t_.sizes()) << " " << c10::toString(t_.scalar_type());
@@ -199,21 +201,25 @@ std::string Value::repr() const {
     }
     case Kind::List:
     case Kind::Tuple: {
+      const auto& seq = boxed<std::vector<Value>>();
       os << (kind_ == Kind::List ? "[" : "(");
-      for (std::size_t i = 0; i < seq_->size(); ++i) os << (i ? ", " : "") << (*seq_)[i].repr();
-      if (kind_ == Kind::Tuple && seq_->size() == 1) os << ",";
+      for (std::size_t i = 0; i < seq.size(); ++i) os << (i ? ", " : "") << seq[i].repr();
+      if (kind_ == Kind::Tuple && seq.size() == 1) os << ",";
       os << (kind_ == Kind::List ? "]" : ")");
       return os.str();
     }
     case Kind::Dict: {
+      const auto& dict = boxed<Dict>();
       os << "{";
-      for (std::size_t i = 0; i < dict_->keys.size(); ++i)
-        os << (i ? ", " : "") << "'" << dict_->keys[i] << "': " << dict_->values[i].repr();
+      for (std::size_t i = 0; i < dict.keys.size(); ++i)
+        os << (i ? ", " : "") << "'" << dict.keys[i] << "': " << dict.values[i].repr();
       os << "}";
       return os.str();
     }
-    case Kind::Slice:
-      return "slice(" + opt_repr(slice_.start) + ", " + opt_repr(slice_.stop) + ", " + opt_repr(slice_.step) + ")";
+    case Kind::Slice: {
+      const auto& slice = boxed<Slice>();
+      return "slice(" + opt_repr(slice.start) + ", " + opt_repr(slice.stop) + ", " + opt_repr(slice.step) + ")";
+    }
     case Kind::Ellipsis: return "...";
     case Kind::Ref: return "%" + std::to_string(i_);
   }

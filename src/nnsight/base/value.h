@@ -104,15 +104,21 @@ class Value {
   static const char* kind_name(Kind k);
 
  private:
+  // Compact (40 bytes): graphs copy Values on every node they run.
   Kind kind_;
-  bool b_ = false;
-  int64_t i_ = 0;
-  double d_ = 0;
-  std::string s_;
+  union {
+    bool b_;
+    int64_t i_;  ///< Int, Ref
+    double d_;
+  };
   at::Tensor t_;
-  std::shared_ptr<std::vector<Value>> seq_;
-  std::shared_ptr<Dict> dict_;
-  Slice slice_;
+  /// String: std::string; List/Tuple: std::vector<Value>; Dict: Dict; Slice: Slice. Shared by copies.
+  std::shared_ptr<void> box_;
+
+  template <class T>
+  T& boxed() const {
+    return *static_cast<T*>(box_.get());
+  }
 
   [[noreturn]] void kind_error(const char* wanted) const;
 };

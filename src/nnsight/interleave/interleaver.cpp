@@ -104,19 +104,20 @@ Interleaver::Interleaver(Module& root, graph::InterventionGraph& trace, std::vec
     const auto& keys = ig_.keys();
     for (std::size_t k = 0; k < keys.size(); ++k) {
       const int32_t first = ig_.entries(static_cast<int32_t>(k)).front();
-      const std::string where = "used by " + ig_.graph().label(first) + " at " + ig_.graph().where(first);
+      // Built only on failure: this runs for every trace.
+      auto where = [&] { return "used by " + ig_.graph().label(first) + " at " + ig_.graph().where(first); };
       auto parsed = parse_key(keys[k]);
       if (!parsed)
-        throw Error("'" + keys[k] + "' is not a module value", where,
+        throw Error("'" + keys[k] + "' is not a module value", where(),
                     "entry keys are '<module path>.input', '<module path>.output' or '<module path>.skip'");
       Module* m = nullptr;
       try {
         m = &root_.at(parsed->path);
       } catch (const Error& e) {
-        throw Error(e.message(), e.where() + "\n" + where, e.hint());
+        throw Error(e.message(), e.where() + "\n" + where(), e.hint());
       }
       if (m->hook() != nullptr && m->hook() != this)
-        throw Error("module '" + parsed->path + "' is already being intervened on by another trace", where,
+        throw Error("module '" + parsed->path + "' is already being intervened on by another trace", where(),
                     "run traces of one model one after another, not nested");
       Hooked& h = hooked(*m);
       const auto id = static_cast<int32_t>(k);
