@@ -22,4 +22,13 @@ bool gemv_supported(at::ScalarType dtype);
 /// Requires gemv_supported(dtype); not differentiable.
 at::Tensor gemv(const at::Tensor& weight, const at::Tensor& x, const at::Tensor& bias);
 
+/// gemv() writing into `result`, a contiguous tensor of `out` elements of the
+/// same dtype (any shape, e.g. [1, 1, out]); x may have any shape holding `in`
+/// elements. Saves the reshapes and views of a decode step's products.
+void gemv_into(const at::Tensor& weight, const at::Tensor& x, const at::Tensor& bias, at::Tensor& result);
+
+/// gemv_into() for W given as its transpose weight_t [in, out] (GPT-2's
+/// Conv1D layout), without building the transposed view.
+void gemv_transposed_into(const at::Tensor& weight_t, const at::Tensor& x, const at::Tensor& bias, at::Tensor& result);
+
 }  // namespace nnsight

@@ -44,6 +44,10 @@ class KVCache {
   /// Forgets every position (buffers are kept).
   void reset() { length_ = 0; }
 
+  /// Forgets the positions from `length` on (e.g. to re-run a step); throws
+  /// nnsight::Error when `length` is negative or beyond the current length.
+  void truncate(int64_t length);
+
   /// Views of the filled part of a layer's buffers: [batch, kv_heads, length, head_dim].
   at::Tensor keys(int64_t layer) const;
   at::Tensor values(int64_t layer) const;

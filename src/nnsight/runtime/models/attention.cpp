@@ -11,6 +11,8 @@
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/zeros.h>
 
+#include "nnsight/base/attention_kernel.h"
+
 namespace nnsight {
 
 at::Tensor make_position_ids(const at::Tensor& attention_mask, int64_t past, int64_t t) {
@@ -37,6 +39,8 @@ at::Tensor make_attention_bias(const at::Tensor& attention_mask, int64_t past, i
 
 at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
                              double scale) {
+  // Decode steps: one pass over the cache instead of ~15 ATen ops (no autograd there).
+  if (attention_kernel_supported(q, k, v, bias)) return attention_kernel(q, k, v, bias, scale);
   const int64_t b = q.size(0), t = q.size(1), h = q.size(2), d = q.size(3);
   const int64_t h_kv = k.size(1), s = k.size(2);
   const int64_t groups = h / h_kv;

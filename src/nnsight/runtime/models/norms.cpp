@@ -5,6 +5,7 @@
 #include <ATen/ops/mean.h>
 #include <ATen/ops/rsqrt.h>
 
+#include "nnsight/base/norm_kernels.h"
 #include "nnsight/runtime/models/module_support.h"
 
 namespace nnsight {
@@ -17,6 +18,9 @@ LayerNorm::LayerNorm(at::Tensor weight, at::Tensor bias, double eps) : Module("L
 Value LayerNorm::forward(Inputs& inputs, ForwardContext&) {
   const at::Tensor& x = single_tensor_input(*this, inputs);
   const auto& params = parameters();
+  // One pass per row when autograd need not see it (decode, inference).
+  if (norm_kernel_supported(x, params[0].second, params[1].second))
+    return Value(layer_norm_kernel(x, params[0].second, params[1].second, eps_));
   return guarded(*this, [&] {
     return Value(at::layer_norm(x, {params[0].second.size(0)}, params[0].second, params[1].second, eps_));
   });
@@ -29,6 +33,7 @@ RMSNorm::RMSNorm(std::string type_name, at::Tensor weight, double eps) : Module(
 Value RMSNorm::forward(Inputs& inputs, ForwardContext&) {
   const at::Tensor& x = single_tensor_input(*this, inputs);
   const at::Tensor& weight = parameters()[0].second;
+  if (norm_kernel_supported(x, weight, {})) return Value(rms_norm_kernel(x, weight, eps_));
   return guarded(*this, [&] {
     // Reduced precision is normalised in fp32 (as Hugging Face does); fp32 and fp64 stay as they are.
     const bool upcast = x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;

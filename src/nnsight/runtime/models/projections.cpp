@@ -27,7 +27,7 @@ Conv1D::Conv1D(at::Tensor weight, at::Tensor bias) : Module("Conv1D") {
 Value Conv1D::forward(Inputs& inputs, ForwardContext&) {
   const at::Tensor& x = single_tensor_input(*this, inputs);
   const auto& params = parameters();
-  return guarded(*this, [&] { return Value(nnsight::linear(x, params[0].second.t(), params[1].second)); });
+  return guarded(*this, [&] { return Value(nnsight::linear_transposed(x, params[0].second, params[1].second)); });
 }
 
 }  // namespace nnsight
