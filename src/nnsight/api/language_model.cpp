@@ -107,15 +107,15 @@ std::vector<std::vector<int64_t>> LanguageModel::tokens_of(const Traced& generat
   return out;
 }
 
-std::function<Value(Inputs&)> LanguageModel::generation_loop(const GenerateOptions& options) {
-  return [this, options](Inputs& call) -> Value {
+std::function<Value(Inputs&)> LanguageModel::generation_loop(const GenerateOptions& options, TokenCallback on_token) {
+  return [this, options, on_token = std::move(on_token)](Inputs& call) -> Value {
     if (options.max_new_tokens < 1)
       throw Error("a traced generation needs max_new_tokens >= 1, got " + std::to_string(options.max_new_tokens),
                   "generate", "use trace() to run the prompt once");
     const at::Tensor ids = call.args.at(0).as_tensor();
     at::Tensor prompt_mask;
     if (const Value* m = call.kwargs.find("attention_mask")) prompt_mask = m->as_tensor();
-    const auto out = generate_batch(*lm_, ids, prompt_mask, options);
+    const auto out = generate_batch(*lm_, ids, prompt_mask, options, on_token);
     std::vector<Value> rows;
     for (const auto& row : out) {
       std::vector<Value> items(row.begin(), row.end());

@@ -66,6 +66,11 @@ class LanguageModel : public Model {
   /// The rows of a generation's output as token id vectors.
   static std::vector<std::vector<int64_t>> tokens_of(const Traced& generated);
 
+  /// A trace's run function (api_detail::TraceSetup::run) that decodes over the
+  /// batched prompts, one model call per step; `on_token` sees each new token
+  /// (it may throw to end the generation, e.g. at a deadline).
+  std::function<Value(Inputs&)> generation_loop(const GenerateOptions& options, TokenCallback on_token = {});
+
  protected:
   Batch prepare(const std::vector<Value>& invoke_inputs) override;
 
@@ -73,8 +78,6 @@ class LanguageModel : public Model {
   struct SharedTree {};
   LanguageModel(LanguageModel& other, SharedTree) : Model(*other.root_), lm_(other.lm_), tokenizer_(other.tokenizer_) {}
   void add_rows(const Value& input, std::vector<std::vector<int64_t>>& rows) const;
-  /// Greedy or sampled decoding over the batched prompts, one model call per step.
-  std::function<Value(Inputs&)> generation_loop(const GenerateOptions& options);
 
   CausalLM* lm_;
   std::shared_ptr<const Tokenizer> tokenizer_;

@@ -102,6 +102,13 @@ class Model {
     }
   }
 
+  /// Runs a graph recorded outside this model's tracing API (e.g. decoded from
+  /// JSON, api/document_runner.h): every trace's inputs and settings come from
+  /// `recording.setups` (by Trace node index), whose outputs it fills.
+  void run_recording(api_detail::Recording& recording);
+  /// Runs the root on a prepared call (through its dispatch point).
+  virtual Value forward(Inputs& inputs);
+
  protected:
   struct Batch {
     Inputs inputs;                               ///< the root's call
@@ -110,8 +117,6 @@ class Model {
   /// Batches the invokes' inputs into one root call. Default: tensors,
   /// concatenated on dim 0.
   virtual Batch prepare(const std::vector<Value>& invoke_inputs);
-  /// Runs the root on a prepared call (through its dispatch point).
-  virtual Value forward(Inputs& inputs);
 
   template <class F>
   static std::function<void(Tracer&)> as_tracer_body(F&& body) {
@@ -151,7 +156,6 @@ class Model {
   friend class Tracer;
 
   Traced session_impl(const std::function<void(Session&)>& body, const Loc& loc);
-  void run_recording(api_detail::Recording& recording);
   /// The trace being recorded; throws Error (at `loc`) when there is none.
   api_detail::TraceState& tracing(const Loc& loc, const char* what);
 

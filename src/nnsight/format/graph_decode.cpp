@@ -178,6 +178,11 @@ GraphDocument Decoder::run(const json& j) {
   close_until(count_);
   if (!open_.empty() || g_->current_context() >= 0)  // ends are validated; kept as a guard
     fail(nodes_at, "a context is not closed at the end of the graph");
+  // Errors of the run name the client's lines, not this decoder's.
+  std::vector<std::string> texts(nodes.size());
+  for (std::size_t k = 0; k < texts.size(); ++k)
+    texts[k] = doc_.locations[k].known() ? doc_.locations[k].str() : "graph JSON nodes[" + std::to_string(k) + "]";
+  g_->set_location_texts(std::move(texts));
   return std::move(doc_);
 }
 

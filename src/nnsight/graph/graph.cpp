@@ -312,7 +312,11 @@ std::string Graph::label(int32_t i) const {
   return "node " + std::to_string(i) + " (" + what + ")";
 }
 
-std::string Graph::where(int32_t i) const { return format_location(node(i).loc); }
+std::string Graph::where(int32_t i) const {
+  const auto k = static_cast<std::size_t>(i);
+  if (k < location_texts_.size() && !location_texts_[k].empty()) return location_texts_[k];
+  return format_location(node(i).loc);
+}
 
 std::vector<int32_t> Graph::traces() const {
   std::vector<int32_t> out;
@@ -407,6 +411,7 @@ std::shared_ptr<Graph> Graph::copy() const {
   g->batch_group_ = batch_group_;
   g->log_sink_ = log_sink_;
   g->module_caller_ = module_caller_;
+  g->location_texts_ = location_texts_;
   g->reset();
   return g;
 }

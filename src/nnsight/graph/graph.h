@@ -140,8 +140,12 @@ class Graph : public std::enable_shared_from_this<Graph> {
   const GradInfo& grad(int32_t i) const { return grads_[static_cast<std::size_t>(node(i).extra)]; }
   /// "node 7 (add)", "node 3 (layer1.output, iteration 0)": for messages.
   std::string label(int32_t i) const;
-  /// Where node i was created, "file.cpp:42".
+  /// Where node i was created, "file.cpp:42"; its location text when one is set.
   std::string where(int32_t i) const;
+  /// Per-node location texts that where() reports instead of the C++ source
+  /// line (a decoded graph's client lines: "patch.py:12"); empty entries and
+  /// nodes past the table's end keep the source line.
+  void set_location_texts(std::vector<std::string> texts) { location_texts_ = std::move(texts); }
   /// Indices of the top-level Trace nodes, in order.
   std::vector<int32_t> traces() const;
 
@@ -208,6 +212,7 @@ class Graph : public std::enable_shared_from_this<Graph> {
   int32_t batch_group_ = -1;
   LogSink log_sink_;
   ModuleCaller* module_caller_ = nullptr;
+  std::vector<std::string> location_texts_;
 };
 
 }  // namespace nnsight::graph
