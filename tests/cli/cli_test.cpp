@@ -1,40 +1,22 @@
 // End-to-end tests of the `nnsight` executable: output on stdout, errors on
 // stderr with exit status 1.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/run_program.h"
 #include "support/test_support.h"
 
 namespace nnsight {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using Result = test::ProgramResult;
 
-Result run(const std::string& args) {
-  const std::string err_file = testing::TempDir() + "/nnsight_cli_stderr.txt";
-  const std::string cmd = std::string(NNSIGHT_CLI_PATH) + " " + args + " 2>" + err_file;
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.out += buf.data();
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream in(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(in), {});
-  return r;
-}
+Result run(const std::string& args) { return test::run_program(std::string(NNSIGHT_CLI_PATH) + " " + args); }
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+std::string q(const std::string& s) { return test::quoted(s); }
 
 TEST(CliGenerate, GreedyTextMatchesRunC) {
   REQUIRE_MODEL("stories260K/reference.json");

@@ -1,11 +1,9 @@
 // The demo trace (examples/demo_trace.cpp) prints what stories260K computes.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
 
+#include "cli/run_program.h"
 #include "support/test_support.h"
 
 namespace nnsight {
@@ -13,13 +11,10 @@ namespace {
 
 TEST(DemoTrace, PrintsLogitLensAblationAndPatching) {
   REQUIRE_MODEL("stories260K-hf");
-  const std::string cmd = std::string(NNSIGHT_DEMO_TRACE_PATH) + " '" + test::models_dir() + "' 2>&1";
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe)) out += buf.data();
-  const int status = pclose(pipe);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  const test::ProgramResult r =
+      test::run_program(std::string(NNSIGHT_DEMO_TRACE_PATH) + " " + test::quoted(test::models_dir()));
+  const std::string& out = r.out;
+  ASSERT_EQ(r.status, 0) << out << r.err;
   // llama2.c's run.c gives "," 96.88% after "Once upon a time"; the last
   // layer's lens is the model's own output.
   EXPECT_NE(out.find("layer 4: ','        p=0.969"), std::string::npos) << out;

@@ -1,26 +1,20 @@
 // The example programs under examples/ run on stories260K and print what
 // they claim.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
 
+#include "cli/run_program.h"
 #include "support/test_support.h"
 
 namespace nnsight {
 namespace {
 
 std::string run_example(const std::string& name) {
-  const std::string cmd = std::string(NNSIGHT_EXAMPLES_DIR) + "/" + name + " '" + test::models_dir() + "' 2>&1";
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe)) out += buf.data();
-  const int status = pclose(pipe);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
-  return out;
+  const test::ProgramResult r =
+      test::run_program(std::string(NNSIGHT_EXAMPLES_DIR) + "/" + name + " " + test::quoted(test::models_dir()));
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  return r.out;
 }
 
 TEST(Examples, AttributionPatchingEstimatesMatchTheDerivative) {

@@ -3,15 +3,13 @@
 // go to stderr (with the client's line) and exit with status 1.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/run_program.h"
 #include "nnsight/format/tensor_blob.h"
 #include "nnsight/format/value_json.h"
 #include "server/patching_fixture.h"
@@ -21,26 +19,11 @@ namespace {
 
 using json = nlohmann::json;
 
-struct Result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using Result = test::ProgramResult;
 
-Result run(const std::string& command) {
-  const std::string err_file = testing::TempDir() + "/nnsight_run_stderr.txt";
-  Result r;
-  FILE* pipe = popen((command + " 2>" + err_file).c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.out += buf.data();
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream in(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(in), {});
-  return r;
-}
+Result run(const std::string& command) { return test::run_program(command); }
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+std::string q(const std::string& s) { return test::quoted(s); }
 
 std::string write_temp(const std::string& name, const std::string& text) {
   const std::string path = testing::TempDir() + "/" + name;
