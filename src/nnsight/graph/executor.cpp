@@ -10,6 +10,7 @@
 #include "nnsight/base/error.h"
 #include "nnsight/graph/gradients.h"
 #include "nnsight/graph/intervention_graph.h"
+#include "nnsight/graph/value_refs.h"
 
 namespace nnsight::graph {
 namespace {
@@ -37,29 +38,13 @@ int32_t enclosing_trace(const Graph& g, int32_t i) {
 }
 
 Value Executor::resolve(const Value& v) const {
-  switch (v.kind()) {
-    case Value::Kind::Ref: {
-      const Node& d = g_.node(static_cast<int32_t>(v.as_ref()));
-      if (!d.has_value)
-        throw Error("the value of " + g_.label(static_cast<int32_t>(v.as_ref())) + " is no longer available", {},
-                    "this is a bug in the graph's memory bookkeeping; please report it");
-      return d.value;
-    }
-    case Value::Kind::List:
-    case Value::Kind::Tuple: {
-      std::vector<Value> out;
-      out.reserve(v.items().size());
-      for (const auto& item : v.items()) out.push_back(resolve(item));
-      return v.kind() == Value::Kind::List ? Value::list(std::move(out)) : Value::tuple(std::move(out));
-    }
-    case Value::Kind::Dict: {
-      Dict d;
-      d.keys = v.as_dict().keys;
-      for (const auto& item : v.as_dict().values) d.values.push_back(resolve(item));
-      return Value(std::move(d));
-    }
-    default: return v;
-  }
+  return map_refs(v, [&](int32_t r) -> Value {
+    const Node& d = g_.node(r);
+    if (!d.has_value)
+      throw Error("the value of " + g_.label(r) + " is no longer available", {},
+                  "this is a bug in the graph's memory bookkeeping; please report it");
+    return d.value;
+  });
 }
 
 std::vector<Value> Executor::resolve_all(const std::vector<Value>& args) const {

@@ -7,6 +7,7 @@
 #include "nnsight/base/error.h"
 #include "nnsight/graph/executor.h"
 #include "nnsight/graph/intervention_graph.h"
+#include "nnsight/graph/value_refs.h"
 
 namespace nnsight::graph {
 namespace {
@@ -160,29 +161,13 @@ void Graph::inline_trace(const Graph& source, int32_t trace) {
       break;
     }
   auto renumber = [&](int32_t j) { return j - first + base; };
-  std::function<Value(const Value&)> remap = [&](const Value& v) -> Value {
-    switch (v.kind()) {
-      case Value::Kind::Ref: {
-        const auto r = static_cast<int32_t>(v.as_ref());
-        if (r < first || r >= end)
-          throw Error("an edit uses " + source.label(r) + ", which is outside the edit", "at " + source.where(r),
-                      "an edit may only use values it computes itself");
-        return Value::ref(renumber(r));
-      }
-      case Value::Kind::List:
-      case Value::Kind::Tuple: {
-        std::vector<Value> items;
-        for (const auto& item : v.items()) items.push_back(remap(item));
-        return v.kind() == Value::Kind::List ? Value::list(std::move(items)) : Value::tuple(std::move(items));
-      }
-      case Value::Kind::Dict: {
-        Dict d;
-        d.keys = v.as_dict().keys;
-        for (const auto& item : v.as_dict().values) d.values.push_back(remap(item));
-        return Value(std::move(d));
-      }
-      default: return v.deep_copy();
-    }
+  auto remap = [&](const Value& v) {
+    return map_refs(v, [&](int32_t r) {
+      if (r < first || r >= end)
+        throw Error("an edit uses " + source.label(r) + ", which is outside the edit", "at " + source.where(r),
+                    "an edit may only use values it computes itself");
+      return Value::ref(renumber(r));
+    });
   };
   for (int32_t j = first; j < end; ++j) {
     const Node& from = source.node(j);
