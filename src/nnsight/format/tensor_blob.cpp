@@ -118,12 +118,15 @@ std::string dtype_names() {
 }
 
 std::string TensorBlob::put(const at::Tensor& t) {
-  const void* impl = t.unsafeGetTensorImpl();
-  if (auto it = by_impl_.find(impl); it != by_impl_.end()) return it->second;
+  // Keyed by the bytes, not the TensorImpl: callers pass fresh views (detach, contiguous) of one tensor.
+  auto key =
+      std::make_tuple(static_cast<const void*>(t.data_ptr()), t.sizes().vec(), static_cast<int>(t.scalar_type()));
+  if (t.is_contiguous())
+    if (auto it = by_data_.find(key); it != by_data_.end()) return it->second;
   std::string name = "t" + std::to_string(tensors_.size());
   while (by_name_.count(name) != 0) name += "_";
   add(name, t);
-  by_impl_[impl] = name;
+  if (t.is_contiguous()) by_data_[key] = name;
   return name;
 }
 

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -71,7 +72,8 @@ class TensorBlob : public TensorSink, public TensorSource {
  private:
   std::vector<std::pair<std::string, at::Tensor>> tensors_;
   std::map<std::string, std::size_t> by_name_;
-  std::map<const void*, std::string> by_impl_;  ///< dedupe of put()
+  /// Dedupe of put(): the same contiguous bytes (data pointer, shape, dtype) are attached once.
+  std::map<std::tuple<const void*, std::vector<int64_t>, int>, std::string> by_data_;
 };
 
 /// Torch dtype names used by the format: "float32", "bfloat16", "int64", "bool", ...
