@@ -1,0 +1,90 @@
+"""The recorder: nodes of one graph document (docs/graph-format.md), in creation order."""
+
+import os
+import sys
+
+from . import values
+from .errors import NNsightError
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# The closed op set (src/nnsight/graph/ops.h); the server checks arity.
+OPS = frozenset("""
+add sub mul truediv floordiv mod pow neg pos abs matmul iadd isub imul itruediv
+eq ne lt le gt ge and_ or_ xor_ not_ invert getitem setitem
+clone detach sum mean norm argmax softmax log_softmax cat stack zeros_like ones_like view reshape
+transpose permute exp log to float size shape topk where unsqueeze squeeze flatten max min item tolist
+requires_grad_ retain_grad contiguous narrow index_select add_ sub_ mul_ div_ zero_ fill_ backward
+list dict tuple int float str bool len append print
+""".split())
+
+
+def caller_location():
+    """(file, line, function) of the first frame outside this package."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE_DIR:
+        frame = frame.f_back
+    if frame is None:
+        return None
+    file = frame.f_code.co_filename
+    try:
+        rel = os.path.relpath(file)
+        if not rel.startswith(".."):
+            file = rel
+    except ValueError:  # another drive (Windows)
+        pass
+    return (file, frame.f_lineno, frame.f_code.co_name)
+
+
+class Graph:
+    """Nodes plus the recording state (open contexts, current invoke, entry cache)."""
+
+    def __init__(self):
+        self.nodes = []
+        self.locations = []      # (file, line, function) or None, by node id
+        self.contexts = []       # ids of open context nodes, innermost last
+        self.batch_group = -1
+        self.entries = {}        # (key, iteration json, batch group, context) -> Proxy
+        self.saves = {}          # save node id -> Proxy
+
+    def add(self, kind, loc=None, **fields):
+        node_id = len(self.nodes)
+        node = {"id": node_id, "kind": kind}
+        node.update(fields)
+        loc = loc if loc is not None else caller_location()
+        if loc is not None:
+            node["loc"] = {"file": loc[0], "line": loc[1], "function": loc[2]}
+        self.nodes.append(node)
+        self.locations.append(loc)
+        return node_id
+
+    def value(self, v):
+        return values.encode(v, self)
+
+    def op(self, name, args, kwargs=None, loc=None):
+        """Records op `name`; returns a Proxy of its result."""
+        from .proxy import Proxy
+
+        if name not in OPS:
+            raise NNsightError(f"'{name}' is not in the op set", "see src/nnsight/graph/ops.h")
+        fields = {"op": name, "args": [self.value(a) for a in args]}
+        if kwargs:
+            fields["kwargs"] = [[k, self.value(v)] for k, v in kwargs.items()]
+        return Proxy(self, self.add("op", loc=loc, **fields))
+
+    def open_context(self, kind, loc=None, **fields):
+        node_id = self.add(kind, loc=loc, end=0, **fields)
+        self.contexts.append(node_id)
+        return node_id
+
+    def close_context(self, node_id):
+        if not self.contexts or self.contexts[-1] != node_id:
+            raise NNsightError("contexts closed out of order")
+        self.contexts.pop()
+        self.nodes[node_id]["end"] = len(self.nodes)
+
+    def current_context(self):
+        return self.contexts[-1] if self.contexts else -1
+
+    def document(self):
+        return {"format": "nnsight-graph", "version": 1, "nodes": self.nodes}

@@ -1,0 +1,228 @@
+"""RemoteModel and its tracer: record a trace with NNsight's syntax, run it on a server."""
+
+import re
+
+from . import values
+from .envoy import Envoy
+from .errors import NNsightError, RemoteError
+from .graph import Graph
+from .transport import Transport
+
+_NO_INPUT = object()
+
+
+class _Invoke:
+    def __init__(self, tracer, input):
+        self._tracer = tracer
+        self._input = input
+
+    def __enter__(self):
+        t = self._tracer
+        if t._has_input:
+            raise NNsightError("this trace was given an input, so it has no invokes",
+                               "use `with model.trace() as tracer: with tracer.invoke(...)`")
+        if t._graph.batch_group != -1:
+            raise NNsightError("invokes do not nest")
+        invokes = t._graph.nodes[t._trace_id]["invokes"]
+        invokes.append(values.encode(self._input, t._graph))
+        t._graph.batch_group = len(invokes) - 1
+        return t
+
+    def __exit__(self, *exc):
+        self._tracer._graph.batch_group = -1
+        return False
+
+
+class _Condition:
+    def __init__(self, graph, fields):
+        self._graph = graph
+        self._fields = fields
+
+    def __enter__(self):
+        self._id = self._graph.open_context("condition", **self._fields)
+        return self
+
+    def __exit__(self, *exc):
+        self._graph.close_context(self._id)
+        self._graph.last_condition = (self._id, self._graph.current_context())
+        return False
+
+
+class Tracer:
+    """``with model.trace(input) as tracer:`` — records on enter, runs on exit."""
+
+    def __init__(self, model, input=_NO_INPUT, strict_order=True, generate=None):
+        self._model = model
+        self._has_input = input is not _NO_INPUT
+        self._input = input
+        self._strict_order = strict_order
+        self._generate = generate
+        self.document = None   # the graph document sent (after the block)
+        self.result = None     # the server's result object
+        self.logs = []         # lines of print nodes
+        self.generated = None  # new token ids per row (generation traces)
+
+    def __enter__(self):
+        if self._model._graph is not None:
+            raise NNsightError("a trace is already being recorded on this model")
+        g = self._graph = Graph()
+        g.last_condition = None
+        fields = {"inputs": [g.value(self._input)] if self._has_input else [], "invokes": [],
+                  "strict_order": self._strict_order}
+        if self._generate is not None:
+            fields["generate"] = self._generate
+        self._trace_id = g.open_context("trace", **fields)
+        if self._has_input:
+            g.batch_group = 0
+        self._model._graph = g
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._model._graph = None
+        if exc_type is not None:
+            return False
+        g = self._graph
+        g.close_context(self._trace_id)
+        if not self._has_input and not g.nodes[self._trace_id]["invokes"]:
+            raise NNsightError("the trace has no input", "pass one to model.trace(...) or add tracer.invoke(...)")
+        self.document = g.document()
+        self._model._run(self)
+        return False
+
+    def invoke(self, input):
+        """``with tracer.invoke(prompt):`` — one more batch group of this trace."""
+        return _Invoke(self, input)
+
+    # ---- control flow and output --------------------------------------------------------------
+    def cond(self, condition):
+        """``with tracer.cond(x.sum() > 0):`` — the body runs when the condition holds."""
+        return _Condition(self._graph, {"condition": self._graph.value(condition)})
+
+    def _else_of(self):
+        last = self._graph.last_condition
+        if last is None or last[1] != self._graph.current_context() or last[0] + 1 > len(self._graph.nodes):
+            raise NNsightError("elif_/else_ must directly follow a cond block at the same level")
+        return last[0]
+
+    def elif_(self, condition):
+        return _Condition(self._graph, {"else_of": self._else_of(), "condition": self._graph.value(condition)})
+
+    def else_(self):
+        return _Condition(self._graph, {"else_of": self._else_of()})
+
+    def stop(self):
+        """Ends the trace when reached."""
+        self._graph.add("stop")
+
+    def log(self, *items):
+        """Writes the items to the job's logs when reached (``tracer.logs`` after the block)."""
+        self._graph.op("print", items)
+
+    def list(self):
+        return self._graph.op("list", ())
+
+    def dict(self):
+        return self._graph.op("dict", ())
+
+
+class RemoteModel(Envoy):
+    """A model hosted by ``nnsight serve``.
+
+    ``RemoteModel("http://127.0.0.1:8080", model="stories", api_key=...)``; ``model``
+    may be omitted when the server hosts one model. With ``validate=True`` (default)
+    the module tree is fetched once from ``/v1/models`` so that envoy paths are
+    checked while recording and ``len()`` / negative indices / iteration work.
+    ``numpy=False`` returns nested lists even when numpy is importable.
+    """
+
+    def __init__(self, url, model=None, api_key=None, validate=True, numpy=True, timeout=600.0):
+        super().__init__(self, "")
+        for k, v in dict(_transport=Transport(url, api_key, timeout), _name=model, _validate=validate,
+                         _numpy=numpy, _tree=None, _info=None, _graph=None).items():
+            object.__setattr__(self, k, v)
+
+    # ---- server info ------------------------------------------------------------------------------
+    def info(self):
+        """This model's entry of ``GET /v1/models`` (name, architecture, config, modules)."""
+        if self._info is None:
+            status, body = self._transport.request("GET", "/v1/models")
+            if status != 200:
+                raise RemoteError(status, body.get("error", {}) if isinstance(body, dict) else {})
+            models = body["models"]
+            if self._name is None:
+                if len(models) != 1:
+                    raise NNsightError("the server hosts several models: "
+                                       + ", ".join(m["name"] for m in models), "pass RemoteModel(url, model=NAME)")
+                chosen = models[0]
+            else:
+                chosen = next((m for m in models if m["name"] == self._name), None)
+                if chosen is None:
+                    raise NNsightError(f"the server hosts no model '{self._name}'",
+                                       "it hosts: " + ", ".join(m["name"] for m in models))
+            object.__setattr__(self, "_info", chosen)
+        return self._info
+
+    @property
+    def config(self):
+        return self.info()["config"]
+
+    def _module_tree(self):
+        if not self._validate:
+            return None
+        if self._tree is None:
+            tree = {m["path"]: {"type": m["type"], "parameters": m.get("parameters", {})} for m in self.info()["modules"]}
+            object.__setattr__(self, "_tree", tree)
+        return self._tree
+
+    # ---- tracing ----------------------------------------------------------------------------------
+    def trace(self, *input, strict_order=True):
+        """``with model.trace("prompt") as tracer:`` or ``with model.trace() as tracer:`` + invokes."""
+        if len(input) > 1:
+            raise NNsightError("model.trace takes at most one input", "use tracer.invoke(...) for several")
+        return Tracer(self, input[0] if input else _NO_INPUT, strict_order)
+
+    def generate(self, *input, max_new_tokens=1, temperature=0.0, top_k=0, top_p=1.0, seed=0, stop_at_eos=True,
+                 strict_order=True):
+        """A traced generation; call k of a module is step k (``envoy.iter[...]``)."""
+        if len(input) > 1:
+            raise NNsightError("model.generate takes at most one input", "use tracer.invoke(...) for several")
+        gen = {"max_new_tokens": max_new_tokens, "temperature": float(temperature), "top_k": top_k,
+               "top_p": float(top_p), "seed": seed, "stop_at_eos": stop_at_eos}
+        return Tracer(self, input[0] if input else _NO_INPUT, strict_order, gen)
+
+    def _recording(self, what):
+        if self._graph is None:
+            raise NNsightError(f"{what} is only available inside `with model.trace(...)`")
+        return self._graph
+
+    def _run(self, tracer):
+        request = {"graph": tracer.document}
+        if self._name is not None:
+            request["model"] = self._name
+        status, body = self._transport.run(request)
+        g = tracer._graph
+        if status != 200 or not isinstance(body, dict) or body.get("status") != "done":
+            error = body.get("error") if isinstance(body, dict) else None
+            if not isinstance(error, dict):
+                error = {"code": "unexpected_answer", "message": f"unexpected answer: {str(body)[:300]}"}
+            raise RemoteError(status, error, _client_location(g, error)) from None
+        result = body["result"]
+        tracer.result = result
+        tracer.logs = body.get("logs", [])
+        for out in result.get("outputs", {}).values():
+            proxy = g.saves.get(out["node"])
+            if proxy is not None:
+                proxy._value = values.decode(out["value"], self._numpy)
+        generated = result.get("generated", {})
+        if str(tracer._trace_id) in generated:
+            tracer.generated = generated[str(tracer._trace_id)]
+
+
+def _client_location(graph, error):
+    node = error.get("node")
+    if node is None:  # validation errors name a JSON path: "graph JSON at nodes[12].args"
+        m = re.search(r"nodes\[(\d+)\]", error.get("where") or "")
+        node = int(m.group(1)) if m else None
+    if node is not None and 0 <= node < len(graph.locations):
+        return graph.locations[node]
+    return None

@@ -1,0 +1,44 @@
+"""HTTP to `nnsight serve` (docs/server.md) with the standard library."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+from .errors import NNsightError
+
+
+class Transport:
+    def __init__(self, url, api_key=None, timeout=600.0):
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def request(self, method, path, body=None):
+        """(status, parsed JSON body); HTTP errors are returned, not raised."""
+        data = None if body is None else json.dumps(body, allow_nan=False).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.api_key:
+            req.add_header("Authorization", "Bearer " + self.api_key)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw)
+            except ValueError:
+                return e.code, {"error": {"code": "http_error", "message": raw.decode(errors="replace")[:500]}}
+        except urllib.error.URLError as e:
+            raise NNsightError(f"cannot reach the server at {self.url}: {e.reason}",
+                               "is `nnsight serve` running there?") from None
+
+    def run(self, request):
+        """POSTs a trace request and waits for the job; (status, job or error body)."""
+        status, body = self.request("POST", "/v1/traces?wait=1", request)
+        while status == 202 and isinstance(body, dict) and body.get("status") in ("queued", "running"):
+            time.sleep(0.05)
+            status, body = self.request("GET", "/v1/jobs/" + body["id"])
+        return status, body
