@@ -152,7 +152,7 @@ TEST_F(ServerTest, MultipartRequestWithAttachedTensors) {
   // A corrupt blob is a 400 naming the part.
   const httplib::MultipartFormDataItems bad = {
       {"request", json{{"graph", graph}}.dump(), "", "application/json"},
-      {"tensors", std::string("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 12), "t.safetensors", "application/octet-stream"}};
+      {"tensors", std::string("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10), "t.safetensors", "application/octet-stream"}};
   expect_error(client_->Post("/v1/traces?wait=1", auth(), bad), 400, "invalid_tensors");
 }
 
