@@ -26,7 +26,7 @@ using namespace nnsight::graph;  // NOLINT: the recording DSL reads best unquali
 using graph::test::RepeatModel;
 using graph::test::TinyModel;
 
-enum class Runner { None, Tiny, Repeat, NotRunnable };
+enum class Runner { None, Tiny, TinyWithGrad, Repeat, NotRunnable };
 
 struct Sample {
   std::string name;
@@ -61,7 +61,8 @@ inline RunResult run_sample(Graph& g, Runner runner) {
   caller.m = &tiny;
   g.set_module_caller(&caller);
   g.set_log_sink([&](const std::string& line) { r.log.push_back(line); });
-  if (runner == Runner::Tiny) {
+  if (runner == Runner::TinyWithGrad) tiny.input.requires_grad_(true);  // module values get a history
+  if (runner == Runner::Tiny || runner == Runner::TinyWithGrad) {
     tiny.run(g);
     r.output = tiny.last_output;
   } else if (runner == Runner::Repeat) {
@@ -380,7 +381,7 @@ inline std::vector<Sample> sample_graphs() {
     g->add_op("print", values);
     record("list", {Value::list(values)}).save();
   });
-  add("gradients", Runner::NotRunnable, [](auto g) {
+  add("gradients", Runner::TinyWithGrad, [](auto g) {
     TraceScope trace(g);
     Proxy h = entry("layer1.output");
     Proxy grad(g, g->add_grad(h.index()));
