@@ -303,6 +303,14 @@ void Executor::run_trace(int32_t t, int32_t floor) {
   release(t, floor);
 }
 
+void Executor::install_hook(int32_t i) {
+  try {
+    install_grad_hook(g_, i);
+  } catch (...) {
+    rethrow_in_node(i);
+  }
+}
+
 void Executor::gradient_arrived(int32_t i, Value gradient) {
   const int32_t t = enclosing_trace(g_, i);
   const int32_t end = t >= 0 ? g_.context(t).body_end : g_.size();
@@ -321,12 +329,7 @@ void Executor::gradient_arrived(int32_t i, Value gradient) {
         pos = g_.context(pos).body_end - 1;
         break;
       case NodeKind::Grad:  // a gradient of a gradient-derived value
-        if (g_.grad(pos).registered) break;
-        try {
-          install_grad_hook(g_, pos);
-        } catch (...) {
-          rethrow_in_node(pos);
-        }
+        if (!g_.grad(pos).registered) install_hook(pos);
         break;
       default: execute(pos, floor); break;
     }
@@ -359,11 +362,7 @@ int32_t Executor::walk(int32_t pos, int32_t end, Mode mode, int32_t floor, std::
           if (mode == Mode::Hook) return pos;
           not_runnable(pos);
         }
-        try {
-          install_grad_hook(g_, pos);
-        } catch (...) {
-          rethrow_in_node(pos);
-        }
+        install_hook(pos);
         if (record) record->push_back(pos);
         ++pos;
         continue;

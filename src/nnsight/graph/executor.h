@@ -58,6 +58,8 @@ class Executor {
 
  private:
   void execute(int32_t i, int32_t floor);
+  /// Installs Grad node i's tensor hook (errors name the node).
+  void install_hook(int32_t i);
   void run_condition(int32_t i, int32_t floor, std::vector<int32_t>* record);
   void run_loop(int32_t i, int32_t floor, std::vector<int32_t>* record);
   void release(int32_t i, int32_t floor);

@@ -52,10 +52,13 @@ at::Tensor splice_tensor(const at::Tensor& full, const BatchGroup& group, const 
 
 }  // namespace
 
-Value narrow_batch(const Value& v, int64_t total, const BatchGroup& group) {
+Value narrow_batch(const Value& v, int64_t total, const BatchGroup& group,
+                   const std::function<void(const at::Tensor&, const at::Tensor&)>& on_view) {
   return map_tensors(v, [&](const at::Tensor& t) {
-    if (t.defined() && t.dim() > 0 && t.size(0) == total) return t.narrow(0, group.start, group.size);
-    return t;
+    if (!t.defined() || t.dim() == 0 || t.size(0) != total) return t;
+    at::Tensor view = t.narrow(0, group.start, group.size);
+    if (on_view) on_view(t, view);
+    return view;
   });
 }
 

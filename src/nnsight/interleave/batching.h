@@ -9,6 +9,7 @@
 // tensor by concatenation when a copy is impossible.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,9 @@ struct BatchGroup {
 
 /// `v` with every tensor whose dim 0 equals `total` replaced by a narrow view
 /// on the group's rows; other values (and non-batch tensors) are passed whole.
-Value narrow_batch(const Value& v, int64_t total, const BatchGroup& group);
+/// `on_view(batch, view)`, when given, sees every view made.
+Value narrow_batch(const Value& v, int64_t total, const BatchGroup& group,
+                   const std::function<void(const at::Tensor&, const at::Tensor&)>& on_view = {});
 
 /// `full` with the group's rows replaced by `replacement`, which has the
 /// structure narrow_batch(full) had (tuples/lists/dicts walked in parallel).

@@ -52,22 +52,11 @@ bool make_differentiable(Value& v) {
 
 // ---- ModuleTreeCaller ----------------------------------------------------------
 
-Value ModuleTreeCaller::call_module(const std::string& path, Inputs& inputs) {
+Value ModuleTreeCaller::call(const std::string& path, Inputs& inputs, bool with_hooks) {
   Module& m = root_.at(path);
   ForwardContext ctx;
   try {
-    return m.call_forward(inputs, ctx);
-  } catch (const c10::Error& e) {
-    throw Error(std::string("calling module '") + path + "' failed: " + e.what_without_backtrace(),
-                "module '" + path + "' (" + m.type_name() + ")");
-  }
-}
-
-Value ModuleTreeCaller::call_module_with_hooks(const std::string& path, Inputs& inputs) {
-  Module& m = root_.at(path);
-  ForwardContext ctx;
-  try {
-    return m(std::move(inputs), ctx);
+    return with_hooks ? m(std::move(inputs), ctx) : m.call_forward(inputs, ctx);
   } catch (const c10::Error& e) {
     throw Error(std::string("calling module '") + path + "' failed: " + e.what_without_backtrace(),
                 "module '" + path + "' (" + m.type_name() + ")");
@@ -163,12 +152,9 @@ void Interleaver::run(const std::function<void()>& forward) {
 
 Value Interleaver::narrow(const Value& value, const BatchGroup& group) {
   if (!ig_.needs_grad()) return narrow_batch(value, total_, group);
-  return map_tensors(value, [&](const at::Tensor& t) {
-    if (!t.defined() || t.dim() == 0 || t.size(0) != total_) return t;
-    at::Tensor view = t.narrow(0, group.start, group.size);
+  return narrow_batch(value, total_, group, [&](const at::Tensor& batch, const at::Tensor& view) {
     using Weak = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
-    narrowed_.push_back({Weak(view.getIntrusivePtr()), Weak(t.getIntrusivePtr()), group.start, group.size});
-    return view;
+    narrowed_.push_back({Weak(view.getIntrusivePtr()), Weak(batch.getIntrusivePtr()), group.start, group.size});
   });
 }
 

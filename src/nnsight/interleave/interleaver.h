@@ -40,11 +40,12 @@ namespace nnsight::interleave {
 class ModuleTreeCaller : public graph::ModuleCaller {
  public:
   explicit ModuleTreeCaller(Module& root) : root_(root) {}
-  Value call_module(const std::string& path, Inputs& inputs) override;
-  Value call_module_with_hooks(const std::string& path, Inputs& inputs) override;
+  Value call_module(const std::string& path, Inputs& inputs) override { return call(path, inputs, false); }
+  Value call_module_with_hooks(const std::string& path, Inputs& inputs) override { return call(path, inputs, true); }
   at::Tensor parameter(const std::string& path, const std::string& name) override;
 
  private:
+  Value call(const std::string& path, Inputs& inputs, bool with_hooks);
   Module& root_;
 };
 
