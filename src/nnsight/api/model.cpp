@@ -6,10 +6,15 @@
 #include <ATen/ops/cat.h>
 #include <c10/util/Exception.h>
 
+#include <optional>
+
 #include "nnsight/base/error.h"
+#include "nnsight/base/meta.h"
 #include "nnsight/graph/recording.h"
 #include "nnsight/interleave/interleaver.h"
+#include "nnsight/runtime/call_recorder.h"
 #include "nnsight/runtime/forward_context.h"
+#include "nnsight/runtime/meta_parameters.h"
 
 namespace nnsight {
 namespace {
@@ -54,10 +59,14 @@ api_detail::TraceState& Model::tracing(const Loc& loc, const char* what) {
 }
 
 Traced Model::trace_impl(const graph::Arg* input, const std::function<void(Tracer&)>& body, const Loc& loc,
-                         std::function<Value(Inputs&)> run) {
+                         std::function<Value(Inputs&)> run, const TraceOptions& options, Scanned* scan_only) {
   if (tracing_ != nullptr)
     throw Error("model.trace was called inside another trace of the same model", format_location(loc),
                 "traces cannot be nested; use model.session(...) to run several traces together");
+  if ((options.validate || scan_only != nullptr) && (session_ != nullptr || run))
+    throw Error(std::string(scan_only != nullptr ? "scan" : "validate") +
+                    " works on a stand-alone trace (one forward pass), not inside a session or a generation",
+                format_location(loc), "scan the trace on its own first: model.scan(input, body)");
   api_detail::Recording local;
   api_detail::Recording* recording = session_ != nullptr ? session_ : &local;
   if (session_ == nullptr) local.graph = graph::Graph::create();
@@ -96,6 +105,13 @@ Traced Model::trace_impl(const graph::Arg* input, const std::function<void(Trace
   api_detail::TraceSetup* done = setup.get();
   recording->setups[state.index] = std::move(setup);
   if (session_ != nullptr) return Traced{Value(), recording->graph};
+  if (options.validate || scan_only != nullptr) {
+    local.shape_only = true;
+    local.calls = scan_only != nullptr ? &scan_only->calls : nullptr;
+    run_recording(local);
+    local.shape_only = false;
+    if (scan_only != nullptr) return Traced{done->output, local.graph};
+  }
   run_recording(local);
   return Traced{done->output, local.graph};
 }
@@ -158,21 +174,41 @@ void Model::run_recording(api_detail::Recording& recording) {
       } catch (const Error& e) {
         throw e.with_context(setup.describe());
       }
+      if (recording.shape_only) {
+        for (Value& a : batch.inputs.args) a = to_meta(a);
+        for (Value& v : batch.inputs.kwargs.values) v = to_meta(v);
+      }
       ig.set_strict_order(setup.strict_order);
       interleave::Interleaver interleaver(*model.root_, ig, batch.groups);
       try {
-        interleaver.run([&] { setup.output = setup.run ? setup.run(batch.inputs) : model.forward(batch.inputs); });
+        interleaver.run([&] {
+          if (!recording.shape_only) {
+            setup.output = setup.run ? setup.run(batch.inputs) : model.forward(batch.inputs);
+            return;
+          }
+          // Inside the interleaver's hooks, so the log shows the values after interventions.
+          CallRecorder recorder(*model.root_);
+          setup.output = model.forward(batch.inputs);
+          if (recording.calls != nullptr) *recording.calls = recorder.take_calls();
+        });
       } catch (const Error& e) {
         throw e.with_context(setup.describe());
       }
     }
   } runner(*this, recording);
+  // A scan computes on meta copies of the parameters; the real ones are back when it ends, also on errors.
+  std::optional<MetaParameters> meta_parameters;
+  if (recording.shape_only) meta_parameters.emplace(*root_);
+  recording.graph->set_shape_only(recording.shape_only);
   // Parameter reads and module calls can run before the first hook (at the start of a trace).
   interleave::ModuleTreeCaller caller(*root_);
   recording.graph->set_module_caller(&caller);
   struct Detach {
     graph::Graph& g;
-    ~Detach() { g.set_module_caller(nullptr); }
+    ~Detach() {
+      g.set_module_caller(nullptr);
+      g.set_shape_only(false);
+    }
   } detach{*recording.graph};
   recording.graph->run(runner);
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nnsight/api/envoy.h"
+#include "nnsight/api/scan.h"
 #include "nnsight/api/trace_state.h"
 #include "nnsight/api/tracer.h"
 #include "nnsight/graph/proxy.h"
@@ -36,6 +37,17 @@ struct Traced {
   std::shared_ptr<graph::Graph> graph;  ///< the recorded graph (its saved values)
   /// Values alive after the run: exactly the saved ones.
   std::size_t live_values() const;
+};
+
+/// A trace body: called with no arguments, or with the Tracer (for invokes).
+template <class F>
+concept TraceBody = std::invocable<F&> || std::invocable<F&, Tracer&>;
+
+/// Options of model.trace(input, options, body).
+struct TraceOptions {
+  /// Scan the trace first (see Model::scan): a shape error is reported, naming
+  /// the user's line, before the model runs at all.
+  bool validate = false;
 };
 
 class Model {
@@ -67,6 +79,41 @@ class Model {
   template <class F>
   Traced trace(F&& body, Loc loc = Loc::current()) {
     return trace_impl(nullptr, as_tracer_body(std::forward<F>(body)), loc);
+  }
+  /// The same with options, e.g. trace(input, {.validate = true}, body).
+  template <class F>
+  Traced trace(graph::Arg input, const TraceOptions& options, F&& body, Loc loc = Loc::current()) {
+    return trace_impl(&input, as_tracer_body(std::forward<F>(body)), loc, {}, options);
+  }
+  template <class F>
+  Traced trace(const TraceOptions& options, F&& body, Loc loc = Loc::current()) {
+    return trace_impl(nullptr, as_tracer_body(std::forward<F>(body)), loc, {}, options);
+  }
+
+  // ---- Scans ---------------------------------------------------------------------
+  /// NNsight's `model.scan(input)`: records `body` like trace() and runs it on
+  /// meta tensors (the model's parameters are swapped for meta copies for the
+  /// duration), so every module call's shapes and dtypes, and the saved
+  /// values' (as meta tensors), are known without computing anything. Shape
+  /// errors of the interventions are raised naming the user's line. Apply
+  /// nodes (C++ callables) run on meta tensors too; `print` prints nothing.
+  template <TraceBody F>
+  Scanned scan(graph::Arg input, F&& body, Loc loc = Loc::current()) {
+    Scanned out;
+    trace_impl(&input, as_tracer_body(std::forward<F>(body)), loc, {}, {}, &out);
+    return out;
+  }
+  /// scan() with invokes (tracer.invoke), batched as trace() batches them.
+  template <TraceBody F>
+  Scanned scan(F&& body, Loc loc = Loc::current()) {
+    Scanned out;
+    trace_impl(nullptr, as_tracer_body(std::forward<F>(body)), loc, {}, {}, &out);
+    return out;
+  }
+  /// A scan of `input` without interventions: the model's module shapes.
+  Scanned scan(graph::Arg input, Loc loc = Loc::current()) {
+    return scan(
+        std::move(input), [] {}, loc);
   }
   // ---- Edits -------------------------------------------------------------------
   /// Records `body` as an edit of this model: its interventions run at the
@@ -138,9 +185,11 @@ class Model {
   /// it, and appends it to target's edits.
   void record_edit(Model& target, const std::function<void()>& body, const Loc& loc);
 
-  /// `run` (optional) replaces the single forward pass of this trace.
+  /// `run` (optional) replaces the single forward pass of this trace. With
+  /// `scan_only`, the trace runs on meta tensors only and logs its calls there.
   Traced trace_impl(const graph::Arg* input, const std::function<void(Tracer&)>& body, const Loc& loc,
-                    std::function<Value(Inputs&)> run = {});
+                    std::function<Value(Inputs&)> run = {}, const TraceOptions& options = {},
+                    Scanned* scan_only = nullptr);
 
   Module* root_;
   std::unique_ptr<Module> owned_;

@@ -14,6 +14,7 @@
 
 #include "nnsight/base/error.h"
 #include "nnsight/graph/proxy.h"
+#include "nnsight/runtime/call_recorder.h"
 
 namespace nnsight::api_detail {
 
@@ -59,6 +60,10 @@ struct TraceState {
 struct Recording {
   std::shared_ptr<graph::Graph> graph;
   std::map<int32_t, std::unique_ptr<TraceSetup>> setups;  ///< by Trace node index
+  /// Run on meta tensors (a scan): shapes only, nothing computed.
+  bool shape_only = false;
+  /// Where a shape-only run logs its module calls (optional).
+  std::vector<ModuleCall>* calls = nullptr;
 };
 
 }  // namespace nnsight::api_detail

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "nnsight/base/error.h"
+#include "nnsight/base/meta.h"
 #include "nnsight/graph/gradients.h"
 #include "nnsight/graph/intervention_graph.h"
 #include "nnsight/graph/value_refs.h"
@@ -135,11 +136,23 @@ void Executor::rethrow_in_node(int32_t i) const {
     if (e >= 0) where += " on " + g_.entry(e).key + ", iteration " + std::to_string(g_.entry(e).current_call);
   }
   where += "\nat " + g_.where(i);
+  // A scan meets ops LibTorch 1.13 cannot run on meta tensors (no shape rule): that is not the user's mistake.
+  auto missing_meta_kernel = [&](const std::string& message) {
+    if (!g_.shape_only() || !is_missing_meta_kernel(message)) return;
+    const std::size_t start = message.find("run '");
+    const std::string op =
+        start == std::string::npos ? "?" : message.substr(start + 5, message.find('\'', start + 5) - start - 5);
+    throw Error(g_.label(i) + " cannot be checked without running the model: LibTorch 1.13 has no shape rule for " +
+                    op + ", an op it uses",
+                where, "run this trace without scan/validate");
+  };
   try {
     throw;
   } catch (const Error& err) {
+    missing_meta_kernel(err.message());
     throw Error(err.message(), err.where().empty() ? where : err.where() + "\n" + where, err.hint());
   } catch (const c10::Error& err) {
+    missing_meta_kernel(err.what_without_backtrace());
     throw Error(err.what_without_backtrace(), where);
   } catch (const std::exception& err) {
     throw Error(err.what(), where);
@@ -166,16 +179,22 @@ void Executor::execute(int32_t i, int32_t floor) {
     std::vector<Value> args = resolve_all(n.args);
     Dict resolved_kwargs;
     const Dict* kwargs = &n.kwargs;
-    if (n.kwargs.size() != 0) {
+    if (n.kwargs.size() != 0 || g_.shape_only()) {
       resolved_kwargs.keys = n.kwargs.keys;
       resolved_kwargs.values = resolve_all(n.kwargs.values);
       kwargs = &resolved_kwargs;
+    }
+    if (g_.shape_only()) {
+      // Constants and values from earlier runs are real tensors: mixing them with meta ones would fail on devices.
+      for (Value& a : args) a = to_meta(a);
+      for (Value& v : resolved_kwargs.values) v = to_meta(v);
     }
     switch (n.kind) {
       case NodeKind::Op: {
         std::optional<RunningBackward> running;
         if (is_backward_op(n.op)) running.emplace(g_, i);
-        out = ops::call(*n.op, args, *kwargs, &g_.log_sink());
+        static const LogSink quiet = [](const std::string&) {};  // a scan prints nothing: the real run will
+        out = ops::call(*n.op, args, *kwargs, g_.shape_only() ? &quiet : &g_.log_sink());
         break;
       }
       case NodeKind::Apply: out = g_.apply_fn(i)(args, *kwargs); break;

@@ -173,6 +173,10 @@ class Graph : public std::enable_shared_from_this<Graph> {
   /// Model access for ApplyModule / Parameter nodes.
   void set_module_caller(ModuleCaller* caller) { module_caller_ = caller; }
   ModuleCaller* module_caller() const { return module_caller_; }
+  /// Shape-only runs (a scan): every tensor a node computes with is a meta
+  /// tensor (constants are converted), so ops check shapes and compute nothing.
+  void set_shape_only(bool on) { shape_only_ = on; }
+  bool shape_only() const { return shape_only_; }
 
   // ---- Gradients (gradients.h) ------------------------------------------------
   /// Remembers a tensor hook a Grad node installed, so it can be removed.
@@ -212,6 +216,7 @@ class Graph : public std::enable_shared_from_this<Graph> {
   int32_t batch_group_ = -1;
   LogSink log_sink_;
   ModuleCaller* module_caller_ = nullptr;
+  bool shape_only_ = false;
   std::vector<std::string> location_texts_;
 };
 

@@ -2,10 +2,10 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
+#include <ATen/ops/bitwise_or.h>
 #include <ATen/ops/cumsum.h>
-#include <ATen/ops/le.h>
-#include <ATen/ops/logical_and.h>
-#include <ATen/ops/logical_not.h>
+#include <ATen/ops/eq.h>
+#include <ATen/ops/gt.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/ne.h>
 #include <ATen/ops/softmax.h>
@@ -15,25 +15,28 @@
 
 namespace nnsight {
 
-at::Tensor make_position_ids(const at::Tensor& attention_mask, int64_t past, int64_t t) {
-  if (!attention_mask.defined()) return at::arange(past, past + t, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
-  at::Tensor real = at::ne(attention_mask, 0);
-  at::Tensor positions = at::cumsum(real, -1, at::kLong) - 1;
-  positions.masked_fill_(real.logical_not(), 1);
+at::Tensor make_position_ids(const at::Tensor& attention_mask, int64_t past, int64_t t, at::Device device) {
+  if (!attention_mask.defined())
+    return at::arange(past, past + t, at::TensorOptions().dtype(at::kLong).device(device)).unsqueeze(0);
+  at::Tensor positions = at::cumsum(at::ne(attention_mask, 0), -1, at::kLong) - 1;
+  positions.masked_fill_(at::eq(attention_mask, 0), 1);
   return positions.narrow(1, past, t);
 }
 
-at::Tensor make_attention_bias(const at::Tensor& attention_mask, int64_t past, int64_t t, at::ScalarType dtype) {
+at::Tensor make_attention_bias(const at::Tensor& attention_mask, int64_t past, int64_t t, at::ScalarType dtype,
+                               at::Device device) {
   if (!attention_mask.defined() && t == 1) return {};
   const int64_t s = past + t;
-  const auto long_opts = at::TensorOptions().dtype(at::kLong);
-  // allowed[i, j] = key j is not after query i (query i sits at absolute position past + i).
-  at::Tensor allowed = at::le(at::arange(s, long_opts).unsqueeze(0), at::arange(past, s, long_opts).unsqueeze(1));
-  allowed = allowed.view({1, 1, t, s});
+  if (attention_mask.defined()) device = attention_mask.device();
+  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(device);
+  // masked[i, j] = key j is after query i (query i sits at absolute position past + i), or is padding.
+  // (Only ops with meta kernels in LibTorch 1.13, e.g. no logical_and/not: a scan runs this on meta tensors.)
+  at::Tensor masked = at::gt(at::arange(s, long_opts).unsqueeze(0), at::arange(past, s, long_opts).unsqueeze(1));
+  masked = masked.view({1, 1, t, s});
   if (attention_mask.defined())
-    allowed = at::logical_and(allowed, at::ne(attention_mask, 0).view({attention_mask.size(0), 1, 1, s}));
-  at::Tensor bias = at::zeros(allowed.sizes(), at::TensorOptions().dtype(dtype));
-  bias.masked_fill_(allowed.logical_not(), kMaskedScore);
+    masked = at::bitwise_or(masked, at::eq(attention_mask, 0).view({attention_mask.size(0), 1, 1, s}));
+  at::Tensor bias = at::zeros(masked.sizes(), at::TensorOptions().dtype(dtype).device(device));
+  bias.masked_fill_(masked, kMaskedScore);
   return bias;
 }
 

@@ -18,12 +18,15 @@ constexpr double kMaskedScore = -1e30;
 /// `past` cached ones. With an attention mask [B, past + T] (1 = real token,
 /// 0 = padding) they are cumsum(mask) - 1 as in Hugging Face, so left-padded
 /// rows start at 0 on their first real token; padding positions get 1.
-at::Tensor make_position_ids(const at::Tensor& attention_mask, int64_t past, int64_t t);
+/// Made on `device` (the mask's, when there is one): meta during a scan.
+at::Tensor make_position_ids(const at::Tensor& attention_mask, int64_t past, int64_t t, at::Device device);
 
 /// The additive attention bias [B or 1, 1, T, past + T] in `dtype`: 0 where
 /// query i may see key j (j <= past + i and mask[b, j] != 0), kMaskedScore
-/// elsewhere. Undefined when nothing is masked (no mask and T == 1).
-at::Tensor make_attention_bias(const at::Tensor& attention_mask, int64_t past, int64_t t, at::ScalarType dtype);
+/// elsewhere. Undefined when nothing is masked (no mask and T == 1). Made on
+/// `device` like make_position_ids.
+at::Tensor make_attention_bias(const at::Tensor& attention_mask, int64_t past, int64_t t, at::ScalarType dtype,
+                               at::Device device);
 
 /// softmax(q k^T * scale + bias) v for grouped-query attention without
 /// repeating K/V: query head h uses key/value head h / (H / H_kv).

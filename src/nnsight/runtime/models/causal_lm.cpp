@@ -74,8 +74,8 @@ Value CausalLM::forward(Inputs& inputs, ForwardContext& ctx) {
   // Per-call state goes in a copy: the caller's context is left as it was.
   ForwardContext local = ctx;
   guarded(*this, [&] {
-    local.position_ids = make_position_ids(mask, past, t);
-    local.attention_bias = make_attention_bias(mask, past, t, config_.dtype);
+    local.position_ids = make_position_ids(mask, past, t, ids.device());
+    local.attention_bias = make_attention_bias(mask, past, t, config_.dtype, ids.device());
   });
   local.rope_cos = at::Tensor();
   local.rope_sin = at::Tensor();

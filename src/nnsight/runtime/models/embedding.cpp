@@ -1,8 +1,11 @@
 #include "nnsight/runtime/models/embedding.h"
 
 #include <ATen/ops/embedding.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/max.h>
 #include <ATen/ops/min.h>
+
+#include <vector>
 
 #include "nnsight/runtime/models/module_support.h"
 
@@ -16,6 +19,12 @@ Value Embedding::forward(Inputs& inputs, ForwardContext&) {
   if (at::isFloatingType(ids.scalar_type()) || ids.scalar_type() == at::kBool)
     throw Error("module '" + path() + "' (Embedding) needs integer ids, got " + c10::toString(ids.scalar_type()),
                 "module '" + path() + "'", "pass token ids as an int64 tensor");
+  // LibTorch 1.13 has no meta kernel for embedding (index_select): a scan gets the shape from here.
+  if (weight.is_meta() || ids.is_meta()) {
+    std::vector<int64_t> shape(ids.sizes().begin(), ids.sizes().end());
+    shape.push_back(weight.size(-1));
+    return Value(at::empty(shape, weight.options().device(at::kMeta)));
+  }
   try {
     return Value(at::embedding(weight, ids));
   } catch (const c10::Error& e) {

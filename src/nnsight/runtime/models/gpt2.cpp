@@ -48,7 +48,7 @@ class GPT2Attention : public Module {
       at::Tensor v = qkv.narrow(-1, 2 * d, d).view({b, t, heads_, head_dim_}).transpose(1, 2);
       if (ctx.cache != nullptr) std::tie(k, v) = ctx.cache->append(layer_, k, v);
       at::Tensor bias = ctx.attention_bias;
-      if (!bias.defined() && t > 1) bias = make_attention_bias({}, k.size(2) - t, t, qkv.scalar_type());
+      if (!bias.defined() && t > 1) bias = make_attention_bias({}, k.size(2) - t, t, qkv.scalar_type(), qkv.device());
       return grouped_attention(q, k, v, bias, 1.0 / std::sqrt(static_cast<double>(head_dim_)));
     });
     return Value::tuple({Value(call_hidden(*c_proj_, y, ctx)), Value()});
@@ -133,7 +133,7 @@ class GPT2Model : public Module {
     const int64_t t = ids.size(-1);
     ForwardContext local = ctx;
     if (!local.position_ids.defined())
-      local.position_ids = make_position_ids({}, ctx.cache != nullptr ? ctx.cache->length() : 0, t);
+      local.position_ids = make_position_ids({}, ctx.cache != nullptr ? ctx.cache->length() : 0, t, ids.device());
     at::Tensor tokens = call_hidden(*wte_, ids, local);
     at::Tensor positions = call_hidden(*wpe_, local.position_ids, local);
     at::Tensor x = guarded(*this, [&] { return tokens + positions; });

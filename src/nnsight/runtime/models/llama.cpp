@@ -59,7 +59,8 @@ class LlamaAttention : public Module {
       at::Tensor cos = ctx.rope_cos, sin = ctx.rope_sin;
       if (!cos.defined()) {  // called outside the model's forward: positions from the context or 0..T-1
         at::Tensor positions = ctx.position_ids;
-        if (!positions.defined()) positions = make_position_ids({}, ctx.cache != nullptr ? ctx.cache->length() : 0, t);
+        if (!positions.defined())
+          positions = make_position_ids({}, ctx.cache != nullptr ? ctx.cache->length() : 0, t, q.device());
         std::tie(cos, sin) = rope_.tables(positions, q.scalar_type());
       }
       at::Tensor qr = apply_rotary(q.view({b, t, heads_, head_dim_}), cos, sin, rope_.style());
@@ -67,7 +68,7 @@ class LlamaAttention : public Module {
       at::Tensor vr = v.view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
       if (ctx.cache != nullptr) std::tie(kr, vr) = ctx.cache->append(layer_, kr, vr);
       at::Tensor bias = ctx.attention_bias;
-      if (!bias.defined() && t > 1) bias = make_attention_bias({}, kr.size(2) - t, t, q.scalar_type());
+      if (!bias.defined() && t > 1) bias = make_attention_bias({}, kr.size(2) - t, t, q.scalar_type(), q.device());
       return grouped_attention(qr, kr, vr, bias, 1.0 / std::sqrt(static_cast<double>(head_dim_)));
     });
     return Value::tuple({Value(call_hidden(*o_proj_, y, ctx)), Value()});
@@ -162,7 +163,7 @@ class LlamaModel : public Module {
     const int64_t t = ids.size(-1);
     ForwardContext local = ctx;
     if (!local.position_ids.defined())
-      local.position_ids = make_position_ids({}, ctx.cache != nullptr ? ctx.cache->length() : 0, t);
+      local.position_ids = make_position_ids({}, ctx.cache != nullptr ? ctx.cache->length() : 0, t, ids.device());
     at::Tensor x = call_hidden(*embed_tokens_, ids, local);
     Value tables = (*rotary_emb_)(Inputs({Value(x), Value(local.position_ids)}), local);
     if (!tables.is_sequence() || tables.items().size() != 2 || !tables[0].is_tensor() || !tables[1].is_tensor())

@@ -1,6 +1,7 @@
 #include "nnsight/runtime/models/norms.h"
 
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/empty_like.h>
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/mean.h>
 #include <ATen/ops/rsqrt.h>
@@ -21,6 +22,14 @@ Value LayerNorm::forward(Inputs& inputs, ForwardContext&) {
   // One pass per row when autograd need not see it (decode, inference).
   if (norm_kernel_supported(x, params[0].second, params[1].second))
     return Value(layer_norm_kernel(x, params[0].second, params[1].second, eps_));
+  // LibTorch 1.13 has no meta kernel for layer_norm: a scan gets the shape (that of x) from here.
+  if (x.is_meta() || params[0].second.is_meta()) {
+    if (x.size(-1) != params[0].second.size(0))
+      throw Error("module '" + path() + "' (LayerNorm) normalises " + std::to_string(params[0].second.size(0)) +
+                      " features, got an input of shape " + format_shape(x.sizes()),
+                  "module '" + path() + "'", "the last dimension of the input must be the hidden size");
+    return Value(at::empty_like(x, x.options().device(at::kMeta)));
+  }
   return guarded(*this, [&] {
     return Value(at::layer_norm(x, {params[0].second.size(0)}, params[0].second, params[1].second, eps_));
   });

@@ -21,7 +21,10 @@ RotaryEmbedding::RotaryEmbedding(std::string type_name, int64_t head_dim, double
 }
 
 std::pair<at::Tensor, at::Tensor> RotaryEmbedding::tables(const at::Tensor& position_ids, at::ScalarType dtype) const {
-  at::Tensor angles = position_ids.to(at::kFloat).unsqueeze(-1) * inv_freq_;  // [B, T, D/2]
+  // A scan computes on meta tensors: the table follows the positions' device.
+  const at::Tensor inv_freq =
+      position_ids.device() == inv_freq_.device() ? inv_freq_ : inv_freq_.to(position_ids.device());
+  at::Tensor angles = position_ids.to(at::kFloat).unsqueeze(-1) * inv_freq;  // [B, T, D/2]
   at::Tensor full = style_ == RopeStyle::RotateHalf ? at::cat({angles, angles}, -1)
                                                     : at::stack({angles, angles}, -1).flatten(-2);  // [B, T, D]
   at::Tensor c = at::cos(full), s = at::sin(full);
