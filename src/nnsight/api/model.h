@@ -152,7 +152,7 @@ class Model {
   /// Runs a graph recorded outside this model's tracing API (e.g. decoded from
   /// JSON, api/document_runner.h): every trace's inputs and settings come from
   /// `recording.setups` (by Trace node index), whose outputs it fills.
-  void run_recording(api_detail::Recording& recording);
+  virtual void run_recording(api_detail::Recording& recording);
   /// Runs the root on a prepared call (through its dispatch point).
   virtual Value forward(Inputs& inputs);
 

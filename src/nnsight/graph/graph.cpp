@@ -323,6 +323,14 @@ std::vector<int32_t> Graph::live_nodes() const {
   return out;
 }
 
+void Graph::set_value(int32_t i, Value v) {
+  if (i < 0 || i >= size()) throw Error("node " + std::to_string(i) + " does not exist");
+  Node& n = node(i);
+  n.value = std::move(v);
+  n.has_value = true;
+  n.executed = true;
+}
+
 const Value& Graph::value(int32_t i) const {
   if (i < 0 || i >= size()) throw Error("node " + std::to_string(i) + " does not exist");
   const Node& n = node(i);

@@ -156,6 +156,8 @@ class Graph : public std::enable_shared_from_this<Graph> {
   /// The value of node i; throws an Error naming the node and saying why it
   /// is unavailable (not saved and freed, never executed, in a branch not taken).
   const Value& value(int32_t i) const;
+  /// Gives node i a value computed elsewhere (a remote run) as if it had run here.
+  void set_value(int32_t i, Value v);
   /// Forgets every run state (values, flags, counters): ready to run again.
   void reset();
   /// Drops every value and pending swap (after an error): nothing leaks.
