@@ -13,5 +13,6 @@ void add_generate_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_trace_command(CLI::App& app);
 
 }  // namespace nnsight::cli

@@ -10,6 +10,7 @@
 #include "nnsight/runtime/generation/generate.h"
 #include "nnsight/runtime/model_loader.h"
 #include "nnsight/runtime/tokenizers/text_stream.h"
+#include "progress.h"
 
 namespace nnsight::cli {
 namespace {
@@ -46,10 +47,17 @@ void run_generate(const GenerateArgs& args) {
   options.top_p = args.top_p;
   options.seed = args.seed;
 
+  // Tokens/s on stderr when it is a terminal: a live line when stdout goes
+  // elsewhere, else (the streamed text is the progress) a closing summary.
+  Progress progress(Progress::terminal(), "generating", args.max_new_tokens, !Progress::stdout_is_terminal());
   std::cout << tok.decode(prompt) << std::flush;
   TextStream stream(tok, /*skip_special=*/true, prompt.back());
-  generate(*lm.model, {prompt}, options, [&](int64_t, int64_t id) { std::cout << stream.push(id) << std::flush; });
-  std::cout << stream.flush() << "\n";
+  generate(*lm.model, {prompt}, options, [&](int64_t, int64_t id) {
+    progress.without_status([&] { std::cout << stream.push(id) << std::flush; });
+    progress.advance();
+  });
+  progress.without_status([&] { std::cout << stream.flush() << "\n" << std::flush; });
+  progress.finish();
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   nnsight::cli::add_inspect_command(app);
   nnsight::cli::add_run_command(app);
   nnsight::cli::add_serve_command(app);
+  nnsight::cli::add_trace_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

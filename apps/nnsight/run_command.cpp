@@ -13,6 +13,7 @@
 #include "nnsight/base/error.h"
 #include "nnsight/server/results.h"
 #include "nnsight/server/trace_request.h"
+#include "progress.h"
 
 namespace nnsight::cli {
 namespace {
@@ -60,9 +61,14 @@ void run_graph(const RunArgs& args) {
   load.dtype = parse_dtype(args.dtype);
   LanguageModel model = LanguageModel::load(args.model, load);
 
+  // Long runs show their elapsed time on stderr when it is a terminal.
+  Progress progress(Progress::terminal(), "running graph");
   DocumentRunOptions options;
-  if (!args.json) options.log = [](const std::string& line) { std::cout << line << "\n"; };
+  if (!args.json)
+    options.log = [&](const std::string& line) { progress.without_status([&] { std::cout << line << "\n"; }); };
+  progress.start_ticker();
   const DocumentResult result = run_document(model, request.doc, options);
+  progress.finish();
 
   if (!args.out.empty()) server::results_to_blob(request, result).save(args.out);
   if (args.json) {
