@@ -20,14 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "nnsight/api/nnsight.h"
-#include "nnsight/base/backend.h"
+#include "example_support.h"
 
 using namespace nnsight;
+using examples::piece;
 
 namespace {
-
-std::string piece(const LanguageModel& model, int64_t id) { return "'" + model.tokenizer().decode({id}) + "'"; }
 
 /// logit(good) - logit(bad) at the last position of `logits` [1, T, V].
 double logit_diff(const at::Tensor& logits, int64_t good, int64_t bad) {
@@ -38,11 +36,7 @@ double logit_diff(const at::Tensor& logits, int64_t good, int64_t bad) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const std::string models = argc > 1 ? argv[1] : "../shared/models";
-  init_backend();
-  LoadOptions options;
-  options.tokenizer_path = models + "/stories260K/tok512.bin";
-  LanguageModel model = LanguageModel::load(models + "/stories260K-hf", options);
+  LanguageModel model = examples::load_stories260k(examples::models_dir(argc, argv));
   const int64_t layers = model.config().num_layers;
 
   const std::string clean = argc > 3 ? argv[2] : "Tom and Sam went to the park. Tom gave the ball to";
@@ -103,8 +97,7 @@ int main(int argc, char** argv) try {
   std::printf("attribution (estimated change of the metric when patching that cell from clean into corrupt)\n");
   std::printf("%-8s", "layer");
   for (int64_t p = 0; p < positions; ++p) {
-    const std::string text = model.tokenizer().decode({corrupt_ids[static_cast<std::size_t>(p)]});
-    std::printf(" %7s", text.empty() ? "<s>" : text.substr(0, 7).c_str());
+    std::printf(" %7s", examples::column_label(model, corrupt_ids[static_cast<std::size_t>(p)], 7).c_str());
   }
   std::printf("\n");
   for (int64_t l = 0; l < layers; ++l) {

@@ -14,25 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "nnsight/api/nnsight.h"
-#include "nnsight/base/backend.h"
+#include "example_support.h"
 
 using namespace nnsight;
-
-namespace {
-
-std::string piece(const LanguageModel& model, const at::Tensor& id) {
-  return "'" + model.tokenizer().decode({id.item<int64_t>()}) + "'";
-}
-
-}  // namespace
+using examples::piece;
 
 int main(int argc, char** argv) try {
-  const std::string models = argc > 1 ? argv[1] : "../shared/models";
-  init_backend();
-  LoadOptions options;
-  options.tokenizer_path = models + "/stories260K/tok512.bin";
-  LanguageModel model = LanguageModel::load(models + "/stories260K-hf", options);
+  LanguageModel model = examples::load_stories260k(examples::models_dir(argc, argv));
   const int64_t layers = model.config().num_layers;
 
   std::printf("1. Logit lens on \"Once upon a time\" (top token at the last position, and its probability)\n");

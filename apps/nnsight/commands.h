@@ -11,6 +11,7 @@ namespace nnsight::cli {
 
 void add_generate_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_logit_lens_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_trace_command(CLI::App& app);

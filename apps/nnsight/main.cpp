@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "nnsight 0.1.0");
   nnsight::cli::add_generate_command(app);
   nnsight::cli::add_inspect_command(app);
+  nnsight::cli::add_logit_lens_command(app);
   nnsight::cli::add_run_command(app);
   nnsight::cli::add_serve_command(app);
   nnsight::cli::add_trace_command(app);
