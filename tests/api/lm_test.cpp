@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "nnsight/api/nnsight.h"
@@ -278,6 +279,24 @@ TEST_F(LmApi, ZeroingAnMlpMatchesRunningTheModelWithThatOutputZeroed) {
   down.set_parameter("weight", weight);
   EXPECT_LE((logits.tensor() - by_hand).abs().max().item<double>(), 1e-6);
   EXPECT_FALSE(at::allclose(by_hand, plain_logits(kPrompt), 1e-3, 1e-3));
+}
+
+TEST_F(LmApi, CacheOfEveryModuleOnARealModel) {
+  // Containers (model.layers) are never called; every other module has exactly one output.
+  Cache cache;
+  Saved mlp, logits;
+  model().trace(kPrompt, [&](Tracer& tracer) {
+    cache = tracer.cache();
+    mlp = model()["model.layers.3.mlp"].output().save();
+    logits = model()["lm_head"].output().save();
+  });
+  const std::vector<std::string> paths = cache.paths();
+  EXPECT_EQ(paths.size(), 71u);  // root, model, embed_tokens, rotary_emb, 5 x 13 layer modules, norm, lm_head
+  EXPECT_EQ(std::count(paths.begin(), paths.end(), "model.layers"), 0);
+  for (const std::string& p : paths) EXPECT_EQ(cache.outputs(p).size(), 1u) << p;
+  EXPECT_TRUE(at::equal(cache.output("model.layers.3.mlp").as_tensor(), mlp.tensor()));
+  EXPECT_TRUE(at::equal(cache.output("lm_head").as_tensor(), logits.tensor()));
+  EXPECT_TRUE(at::equal(cache.output("").as_tensor(), plain_logits(kPrompt)));
 }
 
 }  // namespace

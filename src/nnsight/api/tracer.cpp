@@ -91,20 +91,20 @@ Cache Tracer::cache(const std::vector<std::string>& paths, Loc loc) {
   constexpr int32_t kFirstCacheGroup = 1 << 24;
   std::vector<Module*> modules;
   if (paths.empty()) {
-    modules = model_.module().modules();
+    // Containers (ModuleList) are never called: they would only add empty lists.
+    for (Module* m : model_.module().modules())
+      if (dynamic_cast<ModuleList*>(m) == nullptr) modules.push_back(m);
   } else {
     for (const std::string& p : paths) modules.push_back(&model_.module().at(p));
   }
   Cache out;
+  // Every list first: a list recorded after the entry of a module that is never called would wait
+  // behind that entry and never run.
+  for (Module* m : modules) out.lists_.emplace_back(m->path(), graph::list(loc).save(loc));
   int32_t group = kFirstCacheGroup;
-  for (Module* m : modules) {
-    graph::Saved list = graph::list(loc).save(loc);
-    {
-      graph::BatchGroupScope scope(*state_.graph, group++);
-      const std::string key = m->path().empty() ? "output" : m->path() + ".output";
-      list.append(graph::entry(key, graph::IterationSpec::all(), loc), loc);
-    }
-    out.lists_.emplace_back(m->path(), list);
+  for (auto& [path, list] : out.lists_) {
+    graph::BatchGroupScope scope(*state_.graph, group++);
+    list.append(graph::entry(path.empty() ? "output" : path + ".output", graph::IterationSpec::all(), loc), loc);
   }
   return out;
 }
