@@ -93,6 +93,10 @@ struct Server::Impl {
     const int threads = options.http_threads;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     http.set_payload_max_length(options.max_body_bytes);
+    // httplib writes a response's headers and body separately: with Nagle on,
+    // the body waits for the client's (delayed, ~40 ms) ACK of the headers on
+    // every keep-alive request.
+    http.set_tcp_nodelay(true);
     http.set_pre_routing_handler(
         [this](const httplib::Request& req, httplib::Response& res) { return authenticate(req, res); });
     http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
