@@ -48,6 +48,7 @@ class ServerTest : public ::testing::Test {
     options.limits.max_new_tokens = 2000;
     options.max_body_bytes = 64u << 20;
     options.jobs.wall_time = std::chrono::milliseconds(wall_time_ms());
+    options.jobs.max_finished_bytes = max_finished_bytes();
     options.keys = server::ApiKeys::from({{"alice", kKey}, {"bob", kOtherKey}});
     options.log = &log_;
     server_ = std::make_unique<server::Server>(std::vector{served_stories()}, options);
@@ -60,6 +61,7 @@ class ServerTest : public ::testing::Test {
     if (server_) server_->stop();
   }
   virtual int wall_time_ms() const { return 20'000; }
+  virtual std::size_t max_finished_bytes() const { return 256u << 20; }
 
   httplib::Headers auth(const char* key = kKey) const { return {{"Authorization", std::string("Bearer ") + key}}; }
   httplib::Result post(const std::string& body, const std::string& query = "?wait=1", const char* key = kKey) {
@@ -289,6 +291,28 @@ TEST_F(ShortWallTimeServer, LongGenerationExceedsTheWallTime) {
   auto r = post(patching_request());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
+}
+
+/// A server that keeps at most ~300 KB of finished results (estimated at 32 bytes per element).
+class SmallResultMemoryServer : public ServerTest {
+ protected:
+  std::size_t max_finished_bytes() const override { return 300'000; }
+};
+
+TEST_F(SmallResultMemoryServer, OldResultsAreForgottenBeyondTheByteBudget) {
+  // Each patching result holds [1, T, 512] logits, a 512-vector and a 64-vector (~115 KB as kept): two fit.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    auto r = post(patching_request());
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;  // a waiting client is answered even if its job is then forgotten
+    expect_patching_result(json::parse(r->body));
+    ids.push_back(json::parse(r->body)["id"]);
+  }
+  expect_error(client_->Get(("/v1/jobs/" + ids[0]).c_str(), auth()), 404, "unknown_job");
+  auto last = client_->Get(("/v1/jobs/" + ids[3]).c_str(), auth());
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->status, 200) << last->body;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <random>
 
 #include "nnsight/api/document_runner.h"
@@ -196,6 +197,10 @@ void JobQueue::run(Lane& lane, Job& job) {
   try {
     DocumentResult r = run_document(*lane.model->model, request.doc, run_options);
     r.logs.clear();  // already in the job's logs
+    // A kept result holds every element as a JSON number (a node of ~16 bytes plus the map around it).
+    for (const auto& [id, value] : r.saved)
+      for_each_tensor(value,
+                      [&](const at::Tensor& t) { job.result_bytes_ += 32 * static_cast<std::size_t>(t.numel()); });
     result = results_to_json(request, r);
     result.erase("logs");
   } catch (const RunInterrupted& e) {
@@ -231,8 +236,15 @@ void JobQueue::finish(const std::shared_ptr<Job>& job) {
   job->done_.notify_all();
   std::lock_guard lock(mutex_);
   finished_order_.push_back(job->id());
-  while (finished_order_.size() > options_.max_finished) {
-    jobs_.erase(finished_order_.front());
+  finished_bytes_ += job->result_bytes_;
+  // A waiting client holds its job, so even a job forgotten at once can still be answered.
+  while (finished_order_.size() > options_.max_finished ||
+         (finished_bytes_ > options_.max_finished_bytes && !finished_order_.empty())) {
+    auto it = jobs_.find(finished_order_.front());
+    if (it != jobs_.end()) {
+      finished_bytes_ -= std::min(finished_bytes_, it->second->result_bytes_);
+      jobs_.erase(it);
+    }
     finished_order_.pop_front();
   }
 }

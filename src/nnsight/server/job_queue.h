@@ -2,7 +2,8 @@
 // Jobs and the queue that runs them: one worker thread per hosted model, so a
 // model runs one request at a time while different models run in parallel.
 // Finished jobs are kept (results, errors, logs) for GET /v1/jobs/{id} until
-// `max_finished` newer ones have finished.
+// `max_finished` newer ones have finished, or their results together exceed
+// `max_finished_bytes` (oldest forgotten first).
 //
 //   JobQueue queue(models, {.wall_time = 30s});
 //   auto job = queue.submit(std::move(request), "alice");   // ApiError 429 when full
@@ -56,6 +57,7 @@ class Job {
   JobStatus status_ = JobStatus::Queued;
   std::vector<std::string> logs_;
   nlohmann::json result_;
+  std::size_t result_bytes_ = 0;  ///< estimated memory of result_ (tensor elements as JSON numbers)
   nlohmann::json error_;
   int error_status_ = 0;
 };
@@ -64,6 +66,7 @@ struct JobQueueOptions {
   std::chrono::milliseconds wall_time{60'000};  ///< per job, from when it starts running
   std::size_t max_queued = 64;                  ///< waiting jobs per model
   std::size_t max_finished = 1000;              ///< finished jobs kept for polling
+  std::size_t max_finished_bytes = 256u << 20;  ///< and at most this much of their results (estimated)
   std::size_t max_log_lines = 1000;             ///< print lines kept per job
 };
 
@@ -106,6 +109,7 @@ class JobQueue {
   std::condition_variable wake_;
   std::map<std::string, std::shared_ptr<Job>> jobs_;
   std::deque<std::string> finished_order_;
+  std::size_t finished_bytes_ = 0;  ///< result_bytes_ of the kept finished jobs
   std::atomic<bool> stopping_{false};
 };
 
