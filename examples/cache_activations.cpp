@@ -43,15 +43,10 @@ int main(int argc, char** argv) try {
   LanguageModel model = examples::load_stories260k(examples::models_dir(argc, argv));
   const std::string prompt = argc > 2 ? argv[2] : "Once upon a time";
 
-  // Every module the model calls: all but the ModuleList container model.layers, whose children are called
-  // instead. (tracer.cache() with no paths takes every module, containers too.)
-  std::vector<std::string> paths;
-  for (Module* m : model.module().modules())
-    if (m->type_name() != "ModuleList") paths.push_back(m->path());
-
-  // The key lines: cache those modules' outputs, run once, read the outputs afterwards.
+  // The key lines: cache every module's outputs (containers such as model.layers, which are never called
+  // themselves, are left out), run once, read the outputs afterwards. tracer.cache({paths...}) picks modules.
   Cache cache;
-  model.trace(prompt, [&](Tracer& tracer) { cache = tracer.cache(paths); });
+  model.trace(prompt, [&](Tracer& tracer) { cache = tracer.cache(); });
 
   std::printf("every module's output for \"%s\" (%zu modules): path, shape, sum of the elements\n", prompt.c_str(),
               cache.paths().size());
