@@ -293,6 +293,22 @@ TEST_F(ShortWallTimeServer, LongGenerationExceedsTheWallTime) {
   EXPECT_EQ(r->status, 200) << r->body;
 }
 
+TEST_F(ShortWallTimeServer, ASessionLoopWithoutModelCallsIsInterrupted) {
+  // for i in range(10**15): x = i + 1   -- no model call, so only the per-pass check can stop it.
+  json graph = {{"format", "nnsight-graph"},
+                {"version", 1},
+                {"nodes",
+                 {{{"kind", "iterator"}, {"collection", int64_t{1'000'000'000'000'000}}, {"end", 3}},
+                  {{"kind", "variable"}},
+                  {{"kind", "op"}, {"op", "add"}, {"args", {{{"ref", 1}}, 1}}}}}};
+  const auto start = std::chrono::steady_clock::now();
+  json e = expect_error(post(json{{"model", "stories"}, {"graph", graph}}.dump()), 422, "wall_time_exceeded");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  auto r = post(patching_request());  // the worker is free again
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
 /// A server that keeps at most ~300 KB of finished results (estimated at 32 bytes per element).
 class SmallResultMemoryServer : public ServerTest {
  protected:

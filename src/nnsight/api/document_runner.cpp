@@ -35,11 +35,14 @@ class Interrupt {
   bool by_deadline_ = false;
 };
 
-/// Restores a graph's log sink when the run ends (also on errors).
-struct LogSinkGuard {
+/// Restores a graph's log sink and interrupt check when the run ends (also on errors).
+struct GraphHooksGuard {
   graph::Graph& g;
   graph::LogSink old;
-  ~LogSinkGuard() { g.set_log_sink(std::move(old)); }
+  ~GraphHooksGuard() {
+    g.set_log_sink(std::move(old));
+    g.set_interrupt_check({});
+  }
 };
 
 }  // namespace
@@ -74,7 +77,8 @@ DocumentResult run_document(LanguageModel& model, const format::GraphDocument& d
     recording.setups[t] = std::move(setup);
   }
 
-  LogSinkGuard guard{g, g.log_sink()};
+  GraphHooksGuard guard{g, g.log_sink()};
+  g.set_interrupt_check([&interrupt] { interrupt.check("at a pass of a loop"); });
   g.set_log_sink([&result, &options](const std::string& line) {
     result.logs.push_back(line);
     if (options.log) options.log(line);

@@ -5,6 +5,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "nnsight/base/error.h"
@@ -257,6 +258,8 @@ void Executor::run_loop(int32_t i, int32_t floor, std::vector<int32_t>* record) 
   const int32_t var = i + 1;
   const int32_t end = g_.context(i).body_end;
   std::vector<Value> items;
+  int64_t passes = 0;  // an integer is iterated without materialising range(n): n may be huge (hostile graphs)
+  bool over_integers = false;
   try {
     Value collection = resolve(loop.args[0]);
     if (collection.is_sequence()) {
@@ -264,7 +267,8 @@ void Executor::run_loop(int32_t i, int32_t floor, std::vector<int32_t>* record) 
     } else if (collection.kind() == Value::Kind::Dict) {
       for (const auto& k : collection.as_dict().keys) items.emplace_back(k);
     } else if (collection.kind() == Value::Kind::Int) {
-      for (int64_t k = 0; k < collection.as_int(); ++k) items.emplace_back(k);
+      over_integers = true;
+      passes = std::max<int64_t>(collection.as_int(), 0);
     } else if (collection.is_tensor() && collection.as_tensor().dim() > 0) {
       for (int64_t k = 0; k < collection.as_tensor().size(0); ++k)
         items.emplace_back(collection.as_tensor().select(0, k));
@@ -275,10 +279,18 @@ void Executor::run_loop(int32_t i, int32_t floor, std::vector<int32_t>* record) 
   } catch (...) {
     rethrow_in_node(i);
   }
+  if (!over_integers) passes = static_cast<int64_t>(items.size());
   loop.executed = true;
   if (record) record->push_back(i);
-  for (std::size_t k = 0; k < items.size(); ++k) {
-    const bool last = k + 1 == items.size();
+  for (int64_t k = 0; k < passes; ++k) {
+    const bool last = k + 1 == passes;
+    if (const auto& check = g_.interrupt_check()) {
+      try {
+        check();
+      } catch (...) {
+        rethrow_in_node(i);
+      }
+    }
     for (int32_t j = var; j < end; ++j) {
       const Node& n = g_.node(j);
       // Entries hoisted to this loop (or a nested one) keep the value they received.
@@ -289,7 +301,7 @@ void Executor::run_loop(int32_t i, int32_t floor, std::vector<int32_t>* record) 
     const int32_t pass_floor = last ? floor : var;
     std::vector<int32_t>* pass_record = last ? record : nullptr;
     if (pass_record) pass_record->push_back(var);
-    done(var, items[k], pass_floor);
+    done(var, over_integers ? Value(k) : items[static_cast<std::size_t>(k)], pass_floor);
     try {
       walk(var + 1, end, Mode::Sequential, pass_floor, pass_record);
     } catch (const StopSignal&) {
@@ -301,7 +313,7 @@ void Executor::run_loop(int32_t i, int32_t floor, std::vector<int32_t>* record) 
       break;
     }
   }
-  if (items.empty()) skip_range(var, end, floor, record);
+  if (passes == 0) skip_range(var, end, floor, record);
   release(i, floor);
 }
 
