@@ -35,6 +35,7 @@ if __name__ == "__main__":
     base = corrupt_logits.value
     for layer in range(len(model.model.layers)):
         clean, patched = patch(model, layer)
-        target = int(clean[0].argmax()) if hasattr(clean, "argmax") else max(range(len(clean[0])), key=clean[0].__getitem__)
+        row = clean[0]
+        target = int(row.argmax()) if hasattr(row, "argmax") else max(range(len(row)), key=row.__getitem__)
         print(f"layer {layer}: logit of clean top token {target}: corrupt {float(base[0][target]):+.4f} "
               f"-> patched {float(patched[0][target]):+.4f} (clean {float(clean[0][target]):+.4f})")

@@ -6,14 +6,24 @@
         h = model.model.layers[2].output[0].save()
     print(h.value.shape)
 
+    with model.session() as session:            # several traces, one request
+        with model.trace("Lily went to the park"):
+            clean = model.model.layers[2].output[0][:, -1].clone().save()
+        with model.trace("Tom went to the shop"):
+            model.model.layers[2].output[0][:, -1] = clean
+            logits = model.lm_head.output.save()
+
 Standard library only; tensors come back as numpy arrays when numpy is importable.
 See clients/python/README.md, docs/server.md and docs/graph-format.md.
 """
 
 from . import ops
+from .contexts import Session
 from .envoy import Envoy
-from .errors import NNsightError, RemoteError
+from .errors import NNsightError, RemoteError, UnsupportedOpError
 from .model import RemoteModel, Tracer
 from .proxy import Proxy
+from .tensors import Tensor, tensor
 
-__all__ = ["RemoteModel", "Tracer", "Envoy", "Proxy", "NNsightError", "RemoteError", "ops"]
+__all__ = ["RemoteModel", "Tracer", "Session", "Envoy", "Proxy", "Tensor", "tensor", "NNsightError", "RemoteError",
+           "UnsupportedOpError", "ops"]

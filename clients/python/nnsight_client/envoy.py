@@ -61,7 +61,8 @@ class Envoy:
 
     def _children(self, tree):
         prefix = self._path + "." if self._path else ""
-        return [p[len(prefix):] for p in tree if p.startswith(prefix) and p != self._path and "." not in p[len(prefix):]]
+        return [p[len(prefix):] for p in tree
+                if p.startswith(prefix) and p != self._path and "." not in p[len(prefix):]]
 
     def __getitem__(self, key):
         if isinstance(key, str):
@@ -175,12 +176,12 @@ class Envoy:
 
     # ---- out-of-band calls and parameters -----------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        g = self._model._recording("calling a module")
+        g = self._model._recording("calling a module", in_trace=False)
         fields = {"module": self._path, "args": [g.value(a) for a in args]}
         if kwargs:
             fields["kwargs"] = [[k, g.value(v)] for k, v in kwargs.items()]
         return Proxy(g, g.add("module_call", **fields))
 
     def _parameter(self, name):
-        g = self._model._recording("a parameter")
+        g = self._model._recording("a parameter", in_trace=False)
         return Proxy(g, g.add("parameter", module=self._path, name=name))

@@ -4,6 +4,22 @@
 class NNsightError(Exception):
     """A mistake found by the client itself while recording a trace."""
 
+    def __init__(self, message, hint=None):
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message}\n  hint: {hint}")
+
+
+class UnsupportedOpError(NNsightError, AttributeError):
+    """An operation the server's closed op set (src/nnsight/graph/ops.h) does not have.
+
+    Also an AttributeError, so ``hasattr(proxy, "sqrt")`` is False. ``op`` is its name.
+    """
+
+    def __init__(self, op, message, hint=None):
+        self.op = op
+        super().__init__(message, hint)
+
 
 class RemoteError(NNsightError):
     """The server rejected the request or the graph failed while running.
@@ -26,7 +42,7 @@ class RemoteError(NNsightError):
         self.op = error.get("op")
         self.location = error.get("location")
         self.client_location = client_location
-        super().__init__(self._render())
+        Exception.__init__(self, self._render())
 
     def _render(self):
         lines = [f"{self.message} [{self.status} {self.code}]"]

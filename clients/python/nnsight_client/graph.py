@@ -1,10 +1,12 @@
 """The recorder: nodes of one graph document (docs/graph-format.md), in creation order."""
 
+import difflib
 import os
 import sys
 
 from . import values
-from .errors import NNsightError
+from .errors import NNsightError, UnsupportedOpError
+from .tensors import DEFAULT_INLINE_TENSOR_BYTES, Attachments
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,10 +38,43 @@ def caller_location():
     return (file, frame.f_lineno, frame.f_code.co_name)
 
 
+# Ways to write common missing ops with ops of the set.
+_INSTEAD = {
+    "sqrt": "x ** 0.5", "rsqrt": "x ** -0.5", "square": "x ** 2", "reciprocal": "1 / x",
+    "argmin": "(-x).argmax(dim)", "relu": "ops.where(x > 0, x, 0.0)", "sigmoid": "1 / (1 + (-x).exp())",
+    "amax": "x.max(dim).values", "amin": "x.min(dim).values", "logsumexp": "x.exp().sum(dim).log()",
+    "numel": "ops.len(x.view(-1))", "bmm": "a @ b", "expand": "broadcasting (x * ones)",
+}
+
+
+def unsupported_op(name, what="op"):
+    """The error for an op the server's op set lacks, naming it and close ops."""
+    base = name.split(".")[-1].split("(")[0]
+    close = difflib.get_close_matches(base, sorted(OPS), n=3, cutoff=0.75)
+    hint = "the server runs only the closed op set of src/nnsight/graph/ops.h"
+    if base in _INSTEAD:
+        hint = f"write it as {_INSTEAD[base]}; " + hint
+    elif close:
+        hint += "; close names: " + ", ".join(close)
+    return UnsupportedOpError(name, f"'{name}' is not in the server's op set ({what})", hint)
+
+
+_ACTIVE = []  # graphs being recorded, innermost last (for ops.list() and friends without proxy arguments)
+
+
+def active_graph():
+    """The graph of the innermost trace or session being recorded, or None."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
 class Graph:
     """Nodes plus the recording state (open contexts, current invoke, entry cache)."""
 
-    def __init__(self):
+    def __init__(self, inline_tensor_bytes=DEFAULT_INLINE_TENSOR_BYTES):
+        self.inline_tensor_bytes = inline_tensor_bytes
+        self.attachments = Attachments()  # tensors too large to inline, sent as a safetensors blob
+        self.open_trace = -1     # id of the trace context being recorded, -1 at session level
+        self.last_condition = None
         self.nodes = []
         self.locations = []      # (file, line, function) or None, by node id
         self.contexts = []       # ids of open context nodes, innermost last
@@ -66,7 +101,7 @@ class Graph:
         from .proxy import Proxy
 
         if name not in OPS:
-            raise NNsightError(f"'{name}' is not in the op set", "see src/nnsight/graph/ops.h")
+            raise unsupported_op(name)
         fields = {"op": name, "args": [self.value(a) for a in args]}
         if kwargs:
             fields["kwargs"] = [[k, self.value(v)] for k, v in kwargs.items()]
@@ -85,6 +120,13 @@ class Graph:
 
     def current_context(self):
         return self.contexts[-1] if self.contexts else -1
+
+    def activate(self):
+        _ACTIVE.append(self)
+
+    def deactivate(self):
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
 
     def document(self):
         return {"format": "nnsight-graph", "version": 1, "nodes": self.nodes}

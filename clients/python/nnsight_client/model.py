@@ -1,14 +1,28 @@
-"""RemoteModel and its tracer: record a trace with NNsight's syntax, run it on a server."""
+"""RemoteModel and its tracer: record a trace (or a session of traces) with NNsight's syntax, run it on a server."""
 
 import re
 
 from . import values
+from .contexts import ControlFlow, Session
 from .envoy import Envoy
 from .errors import NNsightError, RemoteError
 from .graph import Graph
+from .proxy import Proxy
+from .tensors import DEFAULT_INLINE_TENSOR_BYTES
 from .transport import Transport
 
 _NO_INPUT = object()
+
+
+def _contains_proxy(v, graph):
+    """Whether v holds a proxy that is sent as a reference (not a value of an earlier, finished run)."""
+    if isinstance(v, Proxy):
+        return v._graph is graph or not v._has_value()
+    if isinstance(v, (list, tuple)):
+        return any(_contains_proxy(x, graph) for x in v)
+    if isinstance(v, dict):
+        return any(_contains_proxy(x, graph) for x in v.values())
+    return False
 
 
 class _Invoke:
@@ -23,6 +37,9 @@ class _Invoke:
                                "use `with model.trace() as tracer: with tracer.invoke(...)`")
         if t._graph.batch_group != -1:
             raise NNsightError("invokes do not nest")
+        if _contains_proxy(self._input, t._graph):
+            raise NNsightError("an invoke's input must be a constant (a prompt, token ids, a tensor)",
+                               "give a session value to the trace itself: `with model.trace(item):`")
         invokes = t._graph.nodes[t._trace_id]["invokes"]
         invokes.append(values.encode(self._input, t._graph))
         t._graph.batch_group = len(invokes) - 1
@@ -33,23 +50,9 @@ class _Invoke:
         return False
 
 
-class _Condition:
-    def __init__(self, graph, fields):
-        self._graph = graph
-        self._fields = fields
-
-    def __enter__(self):
-        self._id = self._graph.open_context("condition", **self._fields)
-        return self
-
-    def __exit__(self, *exc):
-        self._graph.close_context(self._id)
-        self._graph.last_condition = (self._id, self._graph.current_context())
-        return False
-
-
-class Tracer:
-    """``with model.trace(input) as tracer:`` — records on enter, runs on exit."""
+class Tracer(ControlFlow):
+    """``with model.trace(input) as tracer:`` — records on enter, runs on exit (inside a
+    session: records into the session, which runs every trace when it ends)."""
 
     def __init__(self, model, input=_NO_INPUT, strict_order=True, generate=None):
         self._model = model
@@ -57,72 +60,62 @@ class Tracer:
         self._input = input
         self._strict_order = strict_order
         self._generate = generate
-        self.document = None   # the graph document sent (after the block)
+        self._graph = None
+        self._session = None
+        self.document = None   # the graph document sent (after the block; a session's whole document)
         self.result = None     # the server's result object
-        self.logs = []         # lines of print nodes
+        self.logs = []         # lines of print nodes (in a session: the session's)
         self.generated = None  # new token ids per row (generation traces)
 
     def __enter__(self):
-        if self._model._graph is not None:
-            raise NNsightError("a trace is already being recorded on this model")
-        g = self._graph = Graph()
-        g.last_condition = None
+        session = self._model._session
+        if session is not None:
+            g = self._graph = session._graph
+            if g.open_trace != -1:
+                raise NNsightError("a trace cannot start inside another trace", "traces of a session are siblings")
+        else:
+            if self._model._graph is not None:
+                raise NNsightError("a trace is already being recorded on this model",
+                                   "use model.session() to run several traces in one request")
+            g = self._graph = Graph(self._model._inline_tensor_bytes)
         fields = {"inputs": [g.value(self._input)] if self._has_input else [], "invokes": [],
                   "strict_order": self._strict_order}
         if self._generate is not None:
             fields["generate"] = self._generate
         self._trace_id = g.open_context("trace", **fields)
+        g.open_trace = self._trace_id
+        g.last_condition = None
         if self._has_input:
             g.batch_group = 0
-        self._model._graph = g
+        self._session = session
+        if session is None:
+            self._model._graph = g
+            g.activate()
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self._model._graph = None
+        g = self._graph
+        g.batch_group = -1
+        g.open_trace = -1
+        if self._session is None:
+            self._model._graph = None
+            g.deactivate()
         if exc_type is not None:
             return False
-        g = self._graph
         g.close_context(self._trace_id)
+        g.last_condition = None
         if not self._has_input and not g.nodes[self._trace_id]["invokes"]:
             raise NNsightError("the trace has no input", "pass one to model.trace(...) or add tracer.invoke(...)")
+        if self._session is not None:
+            self._session.tracers.append(self)
+            return False
         self.document = g.document()
-        self._model._run(self)
+        self._model._run(self, [self])
         return False
 
     def invoke(self, input):
         """``with tracer.invoke(prompt):`` — one more batch group of this trace."""
         return _Invoke(self, input)
-
-    # ---- control flow and output --------------------------------------------------------------
-    def cond(self, condition):
-        """``with tracer.cond(x.sum() > 0):`` — the body runs when the condition holds."""
-        return _Condition(self._graph, {"condition": self._graph.value(condition)})
-
-    def _else_of(self):
-        last = self._graph.last_condition
-        if last is None or last[1] != self._graph.current_context() or last[0] + 1 > len(self._graph.nodes):
-            raise NNsightError("elif_/else_ must directly follow a cond block at the same level")
-        return last[0]
-
-    def elif_(self, condition):
-        return _Condition(self._graph, {"else_of": self._else_of(), "condition": self._graph.value(condition)})
-
-    def else_(self):
-        return _Condition(self._graph, {"else_of": self._else_of()})
-
-    def stop(self):
-        """Ends the trace when reached."""
-        self._graph.add("stop")
-
-    def log(self, *items):
-        """Writes the items to the job's logs when reached (``tracer.logs`` after the block)."""
-        self._graph.op("print", items)
-
-    def list(self):
-        return self._graph.op("list", ())
-
-    def dict(self):
-        return self._graph.op("dict", ())
 
 
 class RemoteModel(Envoy):
@@ -132,13 +125,16 @@ class RemoteModel(Envoy):
     may be omitted when the server hosts one model. With ``validate=True`` (default)
     the module tree is fetched once from ``/v1/models`` so that envoy paths are
     checked while recording and ``len()`` / negative indices / iteration work.
-    ``numpy=False`` returns nested lists even when numpy is importable.
+    ``numpy=False`` returns nested lists even when numpy is importable. Tensors larger than
+    ``inline_tensor_bytes`` (64 KiB) are attached as a safetensors blob (a multipart request).
     """
 
-    def __init__(self, url, model=None, api_key=None, validate=True, numpy=True, timeout=600.0):
+    def __init__(self, url, model=None, api_key=None, validate=True, numpy=True, timeout=600.0,
+                 inline_tensor_bytes=DEFAULT_INLINE_TENSOR_BYTES):
         super().__init__(self, "")
         for k, v in dict(_transport=Transport(url, api_key, timeout), _name=model, _validate=validate,
-                         _numpy=numpy, _tree=None, _info=None, _graph=None).items():
+                         _numpy=numpy, _tree=None, _info=None, _graph=None, _session=None,
+                         _inline_tensor_bytes=inline_tensor_bytes).items():
             object.__setattr__(self, k, v)
 
     # ---- server info ------------------------------------------------------------------------------
@@ -170,7 +166,8 @@ class RemoteModel(Envoy):
         if not self._validate:
             return None
         if self._tree is None:
-            tree = {m["path"]: {"type": m["type"], "parameters": m.get("parameters", {})} for m in self.info()["modules"]}
+            tree = {m["path"]: {"type": m["type"], "parameters": m.get("parameters", {})}
+                    for m in self.info()["modules"]}
             object.__setattr__(self, "_tree", tree)
         return self._tree
 
@@ -190,32 +187,46 @@ class RemoteModel(Envoy):
                "top_p": float(top_p), "seed": seed, "stop_at_eos": stop_at_eos}
         return Tracer(self, input[0] if input else _NO_INPUT, strict_order, gen)
 
-    def _recording(self, what):
-        if self._graph is None:
-            raise NNsightError(f"{what} is only available inside `with model.trace(...)`")
-        return self._graph
+    def session(self):
+        """``with model.session() as session:`` — several traces (and session-level ops, loops,
+        conditions) recorded into one graph and run as one request when the block ends."""
+        return Session(self)
 
-    def _run(self, tracer):
-        request = {"graph": tracer.document}
+    def _recording(self, what, in_trace=True):
+        """The graph being recorded; `in_trace`: the value only exists inside a trace (module values)."""
+        g = self._graph
+        if g is None:
+            raise NNsightError(f"{what} is only available inside `with model.trace(...)`"
+                               + ("" if in_trace else " or `with model.session()`"))
+        if in_trace and g.open_trace == -1:
+            raise NNsightError(f"{what} is only available inside a trace, not at session level",
+                               "open a `with model.trace(...)` block inside the session")
+        return g
+
+    def _run(self, owner, tracers):
+        """Sends the document of `owner` (a Tracer or a Session); fills saves, logs and generated tokens."""
+        g = owner._graph
+        request = {"graph": owner.document}
         if self._name is not None:
             request["model"] = self._name
-        status, body = self._transport.run(request)
-        g = tracer._graph
+        blob = g.attachments.to_bytes() if len(g.attachments) else None
+        status, body = self._transport.run(request, blob)
         if status != 200 or not isinstance(body, dict) or body.get("status") != "done":
             error = body.get("error") if isinstance(body, dict) else None
             if not isinstance(error, dict):
                 error = {"code": "unexpected_answer", "message": f"unexpected answer: {str(body)[:300]}"}
             raise RemoteError(status, error, _client_location(g, error)) from None
         result = body["result"]
-        tracer.result = result
-        tracer.logs = body.get("logs", [])
+        owner.result = result
+        owner.logs = body.get("logs", [])
         for out in result.get("outputs", {}).values():
             proxy = g.saves.get(out["node"])
             if proxy is not None:
                 proxy._value = values.decode(out["value"], self._numpy)
         generated = result.get("generated", {})
-        if str(tracer._trace_id) in generated:
-            tracer.generated = generated[str(tracer._trace_id)]
+        for tracer in tracers:
+            tracer.document, tracer.result, tracer.logs = owner.document, result, owner.logs
+            tracer.generated = generated.get(str(tracer._trace_id))
 
 
 def _client_location(graph, error):

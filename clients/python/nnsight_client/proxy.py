@@ -1,6 +1,7 @@
 """Proxy: a value of the graph being recorded, with Python operators and tensor methods."""
 
-from .errors import NNsightError
+from .errors import NNsightError, UnsupportedOpError
+from .graph import OPS, unsupported_op
 
 _MISSING = object()
 
@@ -10,6 +11,54 @@ clone detach sum mean norm argmax softmax log_softmax view reshape transpose per
 size topk unsqueeze squeeze flatten max min item tolist requires_grad_ retain_grad contiguous narrow
 index_select add_ sub_ mul_ div_ zero_ fill_ abs neg append
 """.split())
+
+# torch method names recorded as another op of the set: x.div(y) is truediv(x, y), ...
+METHOD_ALIASES = {
+    "add": "add", "sub": "sub", "subtract": "sub", "mul": "mul", "multiply": "mul", "div": "truediv",
+    "divide": "truediv", "true_divide": "truediv", "floor_divide": "floordiv", "remainder": "mod", "pow": "pow",
+    "matmul": "matmul", "mm": "matmul", "dot": "matmul",
+    "eq": "eq", "ne": "ne", "lt": "lt", "le": "le", "gt": "gt", "ge": "ge",
+    "negative": "neg", "absolute": "abs", "logical_not": "not_", "bitwise_not": "invert",
+    "bitwise_and": "and_", "bitwise_or": "or_", "bitwise_xor": "xor_",
+}
+
+# x.double() and friends are x.to(dtype); x.cpu() is x.to("cpu") (the server runs on its CPU).
+DTYPE_METHODS = {"double": "float64", "half": "float16", "bfloat16": "bfloat16", "long": "int64", "int": "int32",
+                 "short": "int16", "char": "int8", "byte": "uint8", "bool": "bool"}
+
+# torch functions (torch.softmax, torch.nn.functional.softmax, ...) recorded through __torch_function__.
+TORCH_FUNCTIONS = dict(METHOD_ALIASES, **{n: n for n in OPS if n not in ("print", "list", "dict", "tuple", "int",
+                                                                          "float", "str", "bool", "len", "append")})
+TORCH_FUNCTIONS.update({"concat": "cat", "concatenate": "cat"})
+
+
+def _torch_dtype_name(v):
+    """torch.float32 / numpy dtypes as the format's dtype names; other values unchanged."""
+    if type(v).__name__ == "dtype" and type(v).__module__ == "torch":
+        return str(v).replace("torch.", "")
+    if type(v).__module__ == "numpy" and type(v).__name__.startswith("dtype"):
+        return str(v)
+    if isinstance(v, type) and v.__module__ == "numpy":
+        return v.__name__
+    return v
+
+
+def _graph_in(args, kwargs):
+    stack = list(args) + list(kwargs.values())
+    while stack:
+        a = stack.pop()
+        if isinstance(a, Proxy):
+            return a._graph
+        if isinstance(a, (list, tuple)):
+            stack.extend(a)
+        elif isinstance(a, dict):
+            stack.extend(a.values())
+    from .graph import active_graph
+    graph = active_graph()
+    if graph is None:
+        raise NNsightError("this call records an op, but no trace or session is being recorded",
+                           "call it inside `with model.trace(...)` or `with model.session()`")
+    return graph
 
 
 class Proxy:
@@ -38,6 +87,9 @@ class Proxy:
         self._saved = True
         return self
 
+    def _has_value(self):
+        return self._value is not _MISSING
+
     @property
     def value(self):
         if self._value is _MISSING:
@@ -65,12 +117,73 @@ class Proxy:
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        if name in TENSOR_METHODS:
+        op = name if name in TENSOR_METHODS else METHOD_ALIASES.get(name)
+        if op is not None:
             def method(*args, **kwargs):
-                return self._graph.op(name, (self,) + args, kwargs)
-            method.__name__ = name
-            return method
-        raise AttributeError(f"proxies have no method '{name}': the server's op set (ops.h) has no such op")
+                if op == "truediv" and kwargs.get("rounding_mode") is not None:
+                    raise unsupported_op(f"{name}(rounding_mode=...)", "proxy method")
+                kwargs.pop("rounding_mode", None)
+                return self._graph.op(op, (self,) + args, kwargs)
+        elif name in DTYPE_METHODS:
+            def method():
+                return self._graph.op("to", (self, DTYPE_METHODS[name]))
+        elif name == "numpy":
+            raise UnsupportedOpError("numpy", "a proxy has no numpy() while the trace is recorded",
+                                     "save it; after the block .value is a numpy array")
+        else:
+            raise unsupported_op(name, "proxy method")
+        method.__name__ = name
+        return method
+
+    # ---- torch-style helpers built from ops of the set ---------------------------------------
+    def to(self, *args, **kwargs):
+        """``x.to(torch.float16)``, ``x.to("float16")``, ``x.to(other)``, ``x.to("cpu")``."""
+        args = tuple(_torch_dtype_name(a) for a in args)
+        kwargs = {k: _torch_dtype_name(v) for k, v in kwargs.items()}
+        return self._op("to", *args, **kwargs)
+
+    def cpu(self):
+        return self._op("to", "cpu")
+
+    def dim(self):
+        """The number of dimensions, as a proxy: ``len(x.shape)``."""
+        return self._graph.op("len", (self._op("shape"),))
+
+    @property
+    def ndim(self):
+        return self.dim()
+
+    @property
+    def T(self):
+        """The transpose of a matrix (``transpose(0, 1)``; torch's ``.T`` of other ranks is deprecated)."""
+        return self._op("transpose", 0, 1)
+
+    @property
+    def mT(self):
+        """The transpose of the last two dimensions."""
+        return self._op("transpose", -2, -1)
+
+    @property
+    def values(self):
+        """``.values`` of the (values, indices) pair that max/min with a dim and topk return."""
+        return self._op("getitem", 0)
+
+    @property
+    def indices(self):
+        return self._op("getitem", 1)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        """``torch.softmax(x, -1)``, ``torch.cat([a, b])``, ``F.log_softmax(x, dim=-1)`` ... with proxies."""
+        name = getattr(func, "__name__", str(func))
+        op = TORCH_FUNCTIONS.get(name)
+        if op is None:
+            raise unsupported_op(f"torch.{name}", "torch function")
+        # Python-level torch functions pass their defaults along: drop the unset ones.
+        kwargs = {k: _torch_dtype_name(v) for k, v in (kwargs or {}).items()
+                  if v is not None and not k.startswith("_") and not (k == "p" and v == "fro")}
+        graph = _graph_in(args, kwargs)
+        return graph.op(op, tuple(args), kwargs)
 
     def __getitem__(self, key):
         return self._op("getitem", key)

@@ -1,7 +1,9 @@
 """Values of the graph format (docs/graph-format.md, "Values"): Python <-> JSON.
 
 Encoding accepts None, bool, int, float, str, list, tuple, dict (str keys),
-slice, Ellipsis, proxies (node references) and numpy arrays / scalars.
+slice, Ellipsis, proxies (node references), numpy arrays / scalars, torch
+tensors and ``nnsight_client.tensor(...)``; tensors above the graph's inline
+limit are attached (``{"tensor": {..., "blob": "t0"}}``).
 Decoding turns tensors into numpy arrays when numpy is importable, else into
 nested lists (a 0-dim tensor becomes a plain number).
 """
@@ -14,6 +16,7 @@ except ImportError:  # numpy is optional
     np = None
 
 from .errors import NNsightError
+from .tensors import DTYPES, Tensor, to_numpy_if_torch
 
 _NP_DTYPES = {
     "float32": "float32", "float64": "float64", "float16": "float16", "bfloat16": "float32",
@@ -36,14 +39,18 @@ def _element_json(x):
     return x
 
 
-def tensor_json(array):
-    """A numpy array as an inline ``{"tensor": ...}`` value."""
-    name = str(array.dtype)
-    if name not in _NP_DTYPES or name == "bfloat16":
-        raise NNsightError(f"numpy dtype {name} has no graph-format equivalent",
+def tensor_json(array, graph=None):
+    """A numpy array (or a :class:`Tensor`) as a ``{"tensor": ...}`` value: inline, or attached to
+    ``graph``'s blob when it is larger than the graph's inline limit."""
+    name = array.dtype if isinstance(array, Tensor) else str(array.dtype)
+    if name not in DTYPES:
+        raise NNsightError(f"dtype {name} has no graph-format equivalent",
                            "use float32/64/16, int64/32/16/8, uint8 or bool")
-    data = [_element_json(x) for x in array.reshape(-1).tolist()]
-    return {"tensor": {"dtype": name, "shape": list(array.shape), "data": data}}
+    shape = list(array.shape)
+    if graph is not None and array.nbytes > graph.inline_tensor_bytes:
+        return {"tensor": {"dtype": name, "shape": shape, "blob": graph.attachments.attach(array, name, shape)}}
+    flat = array.flat if isinstance(array, Tensor) else array.reshape(-1).tolist()
+    return {"tensor": {"dtype": name, "shape": shape, "data": [_element_json(x) for x in flat]}}
 
 
 def encode(value, graph):
@@ -52,8 +59,10 @@ def encode(value, graph):
 
     if isinstance(value, Proxy):
         if value._graph is not graph:
-            raise NNsightError("a proxy of another trace was used here",
-                               "values reach another trace only through a session")
+            if value._has_value():  # a saved value of an earlier run: sent as a constant (as NNsight does)
+                return encode(value.value, graph)
+            raise NNsightError("a proxy of another trace was used here, and it has no value",
+                               "values reach another trace through a session (or save it in an earlier run)")
         return {"ref": value._id}
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -84,14 +93,19 @@ def encode(value, graph):
         return {"slice": bounds}
     if value is Ellipsis:
         return {"ellipsis": True}
+    if isinstance(value, Tensor):
+        return tensor_json(value, graph)
     if np is not None:
         if isinstance(value, np.ndarray):
-            return tensor_json(value)
+            return tensor_json(value, graph)
         if isinstance(value, np.generic):
             return encode(value.item(), graph)
+    converted = to_numpy_if_torch(value)
+    if converted is not value:
+        return encode(converted, graph)
     raise NNsightError(f"cannot send a {type(value).__name__} to the server",
                        "graph values are None, bool, int, float, str, list, tuple, dict, slice, ..., "
-                       "proxies and numpy arrays")
+                       "proxies, numpy arrays, torch tensors and nnsight_client.tensor(...)")
 
 
 def _element(x, dtype):
