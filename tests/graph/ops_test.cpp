@@ -168,6 +168,11 @@ TEST(Ops, Builtins) {
   std::vector<Value> args{"x =", 3};
   ops::call(ops::require("print"), args, {}, &sink);
   EXPECT_EQ(printed, "x = 3");
+  // Small tensors print their values (as Python's print does), large ones their shape.
+  std::vector<Value> tensors{"gap", Value(at::scalar_tensor(0.25)), Value(at::tensor({1, 2, 3}, at::kLong)),
+                             Value(at::zeros({2, 40}))};
+  ops::call(ops::require("print"), tensors, {}, &sink);
+  EXPECT_EQ(printed, "gap tensor(0.25) tensor([1, 2, 3]) Tensor[2, 40] Float");
 }
 
 TEST(Ops, UnknownOpListsCloseNames) {

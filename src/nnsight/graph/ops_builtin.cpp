@@ -66,7 +66,42 @@ bool ops::values_equal(const Value& a, const Value& b) {
   }
 }
 
-std::string ops::to_str(const Value& v) { return v.kind() == K::String ? v.as_string() : v.repr(); }
+namespace {
+
+/// "tensor(0.25)" / "tensor([1, 2, 3])" for small tensors, as Python's print shows them (values in
+/// logs are what a print is for); larger ones by shape and dtype.
+std::string small_tensor_text(const at::Tensor& t) {
+  constexpr int64_t kMaxPrinted = 16;
+  if (!t.defined() || t.is_meta() || t.dim() > 1 || t.numel() > kMaxPrinted || t.is_complex()) return {};
+  const at::Tensor values = t.detach().to(at::kDouble).contiguous();
+  const double* data = values.data_ptr<double>();
+  const bool integral = !at::isFloatingType(t.scalar_type());
+  auto number = [&](double x) {
+    std::ostringstream os;
+    if (integral) {
+      os << static_cast<int64_t>(x);
+    } else {
+      os.precision(6);
+      os << x;
+    }
+    return os.str();
+  };
+  if (t.dim() == 0) return "tensor(" + number(data[0]) + ")";
+  std::string out = "tensor([";
+  for (int64_t i = 0; i < t.numel(); ++i) out += (i ? ", " : "") + number(data[i]);
+  return out + "])";
+}
+
+}  // namespace
+
+std::string ops::to_str(const Value& v) {
+  if (v.kind() == K::String) return v.as_string();
+  if (v.is_tensor()) {
+    std::string small = small_tensor_text(v.as_tensor());
+    if (!small.empty()) return small;
+  }
+  return v.repr();
+}
 
 namespace {
 
