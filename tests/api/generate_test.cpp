@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "nnsight/api/nnsight.h"
+#include "support/stories.h"
 #include "support/test_support.h"
 
 namespace nnsight {
@@ -15,23 +16,8 @@ namespace {
 constexpr const char* kPrompt = "Once upon a time";
 constexpr const char* kOther = "Lily went to the park";
 
-class GenerateApi : public ::testing::Test {
+class GenerateApi : public test::StoriesTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::exists(test::model_path("stories260K-hf")) ||
-        !std::filesystem::exists(test::model_path("stories260K/tok512.bin")))
-      return;
-    LoadOptions options;
-    options.tokenizer_path = test::model_path("stories260K/tok512.bin");
-    lm_ = std::make_unique<LanguageModel>(LanguageModel::load(test::model_path("stories260K-hf"), options));
-  }
-  static void TearDownTestSuite() { lm_.reset(); }
-  void SetUp() override {
-    REQUIRE_MODEL("stories260K-hf");
-    REQUIRE_MODEL("stories260K/tok512.bin");
-    ASSERT_NE(lm_, nullptr);
-  }
-  LanguageModel& model() { return *lm_; }
   std::vector<int64_t> plain(const std::string& prompt, int64_t n) {
     GenerateOptions options;
     options.max_new_tokens = n;
@@ -42,10 +28,7 @@ class GenerateApi : public ::testing::Test {
     options.max_new_tokens = n;
     return options;
   }
-
-  static std::unique_ptr<LanguageModel> lm_;
 };
-std::unique_ptr<LanguageModel> GenerateApi::lm_;
 
 TEST_F(GenerateApi, WithoutInterventionsEqualsPlainGeneration) {
   Traced run = model().generate(kPrompt, steps(10), [] {});

@@ -10,6 +10,7 @@
 
 #include "nnsight/api/nnsight.h"
 #include "nnsight/runtime/forward_context.h"
+#include "support/stories.h"
 #include "support/test_support.h"
 
 namespace nnsight {
@@ -18,24 +19,8 @@ namespace {
 constexpr const char* kPrompt = "Once upon a time";
 constexpr const char* kOther = "Lily went to the park";
 
-class LmApi : public ::testing::Test {
+class LmApi : public test::StoriesTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::exists(test::model_path("stories260K-hf")) ||
-        !std::filesystem::exists(test::model_path("stories260K/tok512.bin")))
-      return;
-    LoadOptions options;
-    options.tokenizer_path = test::model_path("stories260K/tok512.bin");
-    lm_ = std::make_unique<LanguageModel>(LanguageModel::load(test::model_path("stories260K-hf"), options));
-  }
-  static void TearDownTestSuite() { lm_.reset(); }
-  void SetUp() override {
-    REQUIRE_MODEL("stories260K-hf");
-    REQUIRE_MODEL("stories260K/tok512.bin");
-    ASSERT_NE(lm_, nullptr);
-  }
-
-  LanguageModel& model() { return *lm_; }
   at::Tensor ids(const std::string& prompt) {
     auto v = model().tokenize(prompt);
     return at::tensor(v, at::kLong).unsqueeze(0);
@@ -43,10 +28,7 @@ class LmApi : public ::testing::Test {
   /// Logits of a plain forward pass, no interventions.
   at::Tensor plain_logits(const std::string& prompt) { return model().causal_lm().logits(ids(prompt)); }
   static bool all_zero(const at::Tensor& t) { return t.abs().sum().item<double>() == 0.0; }
-
-  static std::unique_ptr<LanguageModel> lm_;
 };
-std::unique_ptr<LanguageModel> LmApi::lm_;
 
 TEST_F(LmApi, Save) {
   Saved hs, hs_input;

@@ -14,6 +14,7 @@
 #include "nnsight/api/nnsight.h"
 #include "nnsight/runtime/call_recorder.h"
 #include "nnsight/runtime/forward_context.h"
+#include "support/stories.h"
 #include "support/test_support.h"
 
 namespace nnsight {
@@ -52,28 +53,10 @@ class RealMatmulCounter {
   at::CallbackHandle handle_;
 };
 
-class ScanApi : public ::testing::Test {
+class ScanApi : public test::StoriesTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::exists(test::model_path("stories260K-hf")) ||
-        !std::filesystem::exists(test::model_path("stories260K/tok512.bin")))
-      return;
-    LoadOptions options;
-    options.tokenizer_path = test::model_path("stories260K/tok512.bin");
-    lm_ = std::make_unique<LanguageModel>(LanguageModel::load(test::model_path("stories260K-hf"), options));
-  }
-  static void TearDownTestSuite() { lm_.reset(); }
-  void SetUp() override {
-    REQUIRE_MODEL("stories260K-hf");
-    REQUIRE_MODEL("stories260K/tok512.bin");
-    ASSERT_NE(lm_, nullptr);
-  }
-  LanguageModel& model() { return *lm_; }
   at::Tensor ids(const std::string& prompt) { return at::tensor(model().tokenize(prompt), at::kLong).unsqueeze(0); }
-
-  static std::unique_ptr<LanguageModel> lm_;
 };
-std::unique_ptr<LanguageModel> ScanApi::lm_;
 
 /// Every module call of a real forward pass of `lm` on `input_ids`.
 std::vector<ModuleCall> real_calls(CausalLM& lm, const at::Tensor& input_ids) {
@@ -134,7 +117,7 @@ TEST_F(ScanApi, SavedValuesAreMetaTensorsWithTheirShapes) {
     hidden = model()["model.layers.2"].output()[0].save();
     // An out-of-band module call (logit lens) is scanned too.
     probs = model()["lm_head"](model()["model.norm"](hidden))[{0, -1}].softmax(-1).save();
-    logits_view = model()["lm_head"].output()[{Slice(), Slice(1, 3)}].save();
+    logits_view = model()["lm_head"].output()[{Slice(), Slice{1, 3, {}}}].save();
   });
   EXPECT_EQ(counter.count(), 0);
   const int64_t t = ids(kPrompt).size(1);
@@ -175,7 +158,7 @@ TEST_F(ScanApi, AnInterventionThatChangesAShapeFailsInTheNextModule) {
   try {
     model().scan(kPrompt, [&] {
       Proxy h = model()["model.layers.1.mlp"].output();
-      model()["model.layers.1.mlp"].set_output(h[{Slice(), Slice(), Slice(0, 32)}]);  // 64 features -> 32
+      model()["model.layers.1.mlp"].set_output(h[{Slice(), Slice(), Slice{0, 32, {}}}]);  // 64 features -> 32
     });
     FAIL() << "the wrong shape was not reported";
   } catch (const Error& e) {

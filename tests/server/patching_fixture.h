@@ -10,31 +10,13 @@
 #include <string>
 
 #include "nnsight/api/nnsight.h"
+#include "support/stories.h"
 #include "support/test_support.h"
 
 namespace nnsight::test {
 
 inline constexpr const char* kCleanPrompt = "Lily went to the park";
 inline constexpr const char* kCorruptPrompt = "Once upon a time";
-
-/// stories260K in Hugging Face layout with its llama2.c tokenizer, loaded once
-/// per test binary; null when the files are absent (tests then REQUIRE_MODEL).
-inline LanguageModel* stories() {
-  static std::unique_ptr<LanguageModel> lm = []() -> std::unique_ptr<LanguageModel> {
-    if (!std::filesystem::exists(model_path("stories260K-hf")) ||
-        !std::filesystem::exists(model_path("stories260K/tok512.bin")))
-      return nullptr;
-    LoadOptions options;
-    options.tokenizer_path = model_path("stories260K/tok512.bin");
-    return std::make_unique<LanguageModel>(LanguageModel::load(model_path("stories260K-hf"), options));
-  }();
-  return lm.get();
-}
-
-#define REQUIRE_STORIES()                  \
-  REQUIRE_MODEL("stories260K-hf");         \
-  REQUIRE_MODEL("stories260K/tok512.bin"); \
-  ASSERT_NE(::nnsight::test::stories(), nullptr)
 
 /// The graph: invoke 0 saves layer 2's last-position hidden state (save node
 /// 5); invoke 1 patches it in, saves the logits (node 11) and a logit lens of
