@@ -28,7 +28,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy python3-jsonschema
-  chromium
+  chromium doxygen
 )
 
 install_deps() {

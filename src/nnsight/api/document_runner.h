@@ -1,16 +1,19 @@
 #pragma once
-// Runs a decoded graph document (format/graph_json.h) on a loaded
-// LanguageModel: what `nnsight run` executes and `nnsight serve` runs per job.
-//
-//   format::GraphDocument doc = format::document_from_json(j, {.limits = limits});
-//   DocumentResult r = run_document(model, doc, {.deadline = clock::now() + 10s});
-//   const Value& clean = r.saved.at(5);          // the value kept by Save node 5
-//
-// Each trace is run as the tracing API would run it (LanguageModel::prepare
-// batches its input or invokes, strict_order applies, `generate` runs the
-// traced generation loop), with the model attached for module calls and
-// parameter reads. Errors name the node and the client's source line (the
-// decoder gives the graph the client's locations).
+/// @file
+/// Runs a decoded graph document (format/graph_json.h) on a loaded
+/// LanguageModel: what `nnsight run` executes and `nnsight serve` runs per job.
+///
+/// ```
+///   format::GraphDocument doc = format::document_from_json(j, {.limits = limits});
+///   DocumentResult r = run_document(model, doc, {.deadline = clock::now() + 10s});
+///   const Value& clean = r.saved.at(5);          // the value kept by Save node 5
+/// ```
+///
+/// Each trace is run as the tracing API would run it (LanguageModel::prepare
+/// batches its input or invokes, strict_order applies, `generate` runs the
+/// traced generation loop), with the model attached for module calls and
+/// parameter reads. Errors name the node and the client's source line (the
+/// decoder gives the graph the client's locations).
 
 #include <atomic>
 #include <chrono>
@@ -26,6 +29,7 @@
 
 namespace nnsight {
 
+/// How run_document may be stopped, and where `print` lines go as they are written.
 struct DocumentRunOptions {
   /// The run stops with RunInterrupted at the first check after this time:
   /// checks happen before each trace's forward pass and after every generated
@@ -54,6 +58,7 @@ struct DocumentResult {
 /// not care treat it like any other failure).
 class RunInterrupted : public Error {
  public:
+  /// `e` (the message, location and hint) as an interruption; `deadline` says why.
   RunInterrupted(const Error& e, bool deadline) : Error(e.message(), e.where(), e.hint()), deadline_(deadline) {}
   /// True: the deadline passed; false: cancelled.
   bool deadline() const { return deadline_; }

@@ -1,21 +1,24 @@
 #pragma once
-// LanguageModel: NNsight's LanguageModel in C++ — a loaded causal LM plus its
-// tokenizer, traced with prompts.
-//
-//   auto model = LanguageModel::load("../shared/models/stories260K-hf",
-//                                    {.tokenizer_path = ".../tok512.bin"});
-//   Saved logits;
-//   model.trace("Once upon a time", [&] { logits = model["lm_head"].output().save(); });
-//
-// An input is a prompt (string), a list of prompts, token ids (a list of ints
-// or an int tensor [T] or [B, T]). Invokes are batched with LEFT padding and an
-// attention mask, so each invoke's rows compute what they would alone.
-//
-// generate(input, options, body) traces a whole generation with a KV cache:
-// call k of every module is generation step k (step 0 = the prompt), so
-// `model["lm_head"].next().output()` or `tracer.iter(Slice{1, 3}, ...)` pick
-// steps. The output is the new token ids of every row (a list of int lists).
-// Each step's lm_head sees only the last position (as with logits_to_keep=1).
+/// @file
+/// LanguageModel: NNsight's LanguageModel in C++ — a loaded causal LM plus its
+/// tokenizer, traced with prompts.
+///
+/// ```
+///   auto model = LanguageModel::load("../shared/models/stories260K-hf",
+///                                    {.tokenizer_path = ".../tok512.bin"});
+///   Saved logits;
+///   model.trace("Once upon a time", [&] { logits = model["lm_head"].output().save(); });
+/// ```
+///
+/// An input is a prompt (string), a list of prompts, token ids (a list of ints
+/// or an int tensor [T] or [B, T]). Invokes are batched with LEFT padding and an
+/// attention mask, so each invoke's rows compute what they would alone.
+///
+/// generate(input, options, body) traces a whole generation with a KV cache:
+/// call k of every module is generation step k (step 0 = the prompt), so
+/// `model["lm_head"].next().output()` or `tracer.iter(Slice{1, 3}, ...)` pick
+/// steps. The output is the new token ids of every row (a list of int lists).
+/// Each step's lm_head sees only the last position (as with logits_to_keep=1).
 
 #include <memory>
 #include <string>
@@ -27,15 +30,17 @@
 
 namespace nnsight {
 
+/// A traced causal language model with its tokenizer (see the file comment).
 class LanguageModel : public Model {
  public:
+  /// Takes over a loaded model; throws Error when it has no tokenizer.
   explicit LanguageModel(LoadedModel loaded);
   /// Loads a Hugging Face folder, GGUF file or llama2.c checkpoint (load_model).
   static LanguageModel load(const std::string& path, const LoadOptions& options = {});
 
-  CausalLM& causal_lm() { return *lm_; }
-  const Tokenizer& tokenizer() const { return *tokenizer_; }
-  const ModelConfig& config() const { return lm_->config(); }
+  CausalLM& causal_lm() { return *lm_; }                       ///< the model's module tree
+  const Tokenizer& tokenizer() const { return *tokenizer_; }   ///< the tokenizer prompts go through
+  const ModelConfig& config() const { return lm_->config(); }  ///< the architecture and sizes
   /// Token ids of a prompt (with BOS when the tokenizer adds one).
   std::vector<int64_t> tokenize(const std::string& prompt) const;
 

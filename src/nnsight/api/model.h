@@ -1,15 +1,18 @@
 #pragma once
-// Model: NNsight's `NNsight(module)` in C++ — tracing over any module tree.
-//
-//   Model model(root);                                  // any nnsight::Module tree
-//   Saved h;
-//   model.trace(x, [&] { h = model["layer1"].output().save(); });
-//   at::Tensor t = h.tensor();                          // after the run
-//
-// trace(input, body) records the body (an implicit invoke of `input`) and runs
-// the model once; trace(body) with a Tracer& parameter takes invokes instead.
-// Inside session(body), traces are recorded and all run when the session body
-// ends. Errors carry the user's source line; the model stays usable after them.
+/// @file
+/// Model: NNsight's `NNsight(module)` in C++ — tracing over any module tree.
+///
+/// ```
+///   Model model(root);                                  // any nnsight::Module tree
+///   Saved h;
+///   model.trace(x, [&] { h = model["layer1"].output().save(); });
+///   at::Tensor t = h.tensor();                          // after the run
+/// ```
+///
+/// trace(input, body) records the body (an implicit invoke of `input`) and runs
+/// the model once; trace(body) with a Tracer& parameter takes invokes instead.
+/// Inside session(body), traces are recorded and all run when the session body
+/// ends. Errors carry the user's source line; the model stays usable after them.
 
 #include <concepts>
 #include <functional>
@@ -50,23 +53,28 @@ struct TraceOptions {
   bool validate = false;
 };
 
+/// NNsight's `NNsight(module)`: the tracing API over a module tree (see the file comment).
 class Model {
  public:
-  using Loc = std::source_location;
+  using Loc = std::source_location;  ///< the caller's source line, captured by default arguments
 
   /// Wraps a module tree owned elsewhere (it must outlive the Model).
   explicit Model(Module& root);
+  /// Wraps and owns a module tree.
   explicit Model(std::unique_ptr<Module> root);
   virtual ~Model();
+  /// Takes over the tree (and its ownership) and the edits.
   Model(Model&&) noexcept;
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
   /// The module at a dotted path ("model.layers.2.mlp"); "" is the root.
+  ///@{
   Envoy operator[](const std::string& path);
   Envoy operator[](const char* path) { return (*this)[std::string(path)]; }
-  Envoy root() { return Envoy(*this, *root_); }
-  Module& module() { return *root_; }
+  ///@}
+  Envoy root() { return Envoy(*this, *root_); }  ///< the root module's envoy
+  Module& module() { return *root_; }            ///< the root module
 
   /// Records `body` with `input` as the only invoke, then runs the model (or,
   /// inside a session, runs it when the session ends). `input` may be a proxy
@@ -81,6 +89,7 @@ class Model {
     return trace_impl(nullptr, as_tracer_body(std::forward<F>(body)), loc);
   }
   /// The same with options, e.g. trace(input, {.validate = true}, body).
+  ///@{
   template <class F>
   Traced trace(graph::Arg input, const TraceOptions& options, F&& body, Loc loc = Loc::current()) {
     return trace_impl(&input, as_tracer_body(std::forward<F>(body)), loc, {}, options);
@@ -89,6 +98,7 @@ class Model {
   Traced trace(const TraceOptions& options, F&& body, Loc loc = Loc::current()) {
     return trace_impl(nullptr, as_tracer_body(std::forward<F>(body)), loc, {}, options);
   }
+  ///@}
 
   // ---- Scans ---------------------------------------------------------------------
   /// NNsight's `model.scan(input)`: records `body` like trace() and runs it on
@@ -137,6 +147,7 @@ class Model {
   }
   /// Forgets every edit of this model.
   void clear_edits() { edits_.clear(); }
+  /// Number of recorded edits.
   std::size_t edit_count() const { return edits_.size(); }
 
   /// Records several traces and session-level control flow, then runs them in order.
@@ -157,6 +168,7 @@ class Model {
   virtual Value forward(Inputs& inputs);
 
  protected:
+  /// One forward pass for all invokes of a trace.
   struct Batch {
     Inputs inputs;                               ///< the root's call
     std::vector<interleave::BatchGroup> groups;  ///< rows of each invoke
@@ -165,6 +177,7 @@ class Model {
   /// concatenated on dim 0.
   virtual Batch prepare(const std::vector<Value>& invoke_inputs);
 
+  /// A trace body of either form as a function taking the Tracer.
   template <class F>
   static std::function<void(Tracer&)> as_tracer_body(F&& body) {
     if constexpr (std::invocable<F&, Tracer&>) {
@@ -173,6 +186,7 @@ class Model {
       return [&body](Tracer&) { body(); };
     }
   }
+  /// Calls an edit body with `target` when it takes one, else with no arguments.
   template <class F, class M>
   static void call_edit_body(F& body, M& target) {
     if constexpr (std::invocable<F&, M&>) {
@@ -191,14 +205,14 @@ class Model {
                     std::function<Value(Inputs&)> run = {}, const TraceOptions& options = {},
                     Scanned* scan_only = nullptr);
 
-  Module* root_;
-  std::unique_ptr<Module> owned_;
+  Module* root_;                   ///< the traced tree
+  std::unique_ptr<Module> owned_;  ///< the tree, when this model owns it
   /// Recorded edits: (graph, trace node), inlined at the start of every trace.
   struct RecordedEdit {
-    std::shared_ptr<const graph::Graph> graph;
-    int32_t trace = -1;
+    std::shared_ptr<const graph::Graph> graph;  ///< the edit's recording
+    int32_t trace = -1;                         ///< its Trace node
   };
-  std::vector<RecordedEdit> edits_;
+  std::vector<RecordedEdit> edits_;  ///< in recording order
 
  private:
   friend class Envoy;

@@ -1,11 +1,14 @@
 #pragma once
-// What model.scan(...) leaves behind: every module call's shapes and dtypes,
-// computed without running the model (base/meta.h).
-//
-//   Scanned s = model.scan("Once upon a time", [&] { h = model["model.layers.0"].output()[0].save(); });
-//   s.output("model.layers.0.mlp").as_tensor().sizes();   // [1, 5, 64]
-//   h.tensor().sizes();                                  // saved values are meta tensors
-//   std::puts(s.table().c_str());                        // one line per module call
+/// @file
+/// What model.scan(...) leaves behind: every module call's shapes and dtypes,
+/// computed without running the model (base/meta.h).
+///
+/// ```
+///   Scanned s = model.scan("Once upon a time", [&] { h = model["model.layers.0"].output()[0].save(); });
+///   s.output("model.layers.0.mlp").as_tensor().sizes();   // [1, 5, 64]
+///   h.tensor().sizes();                                  // saved values are meta tensors
+///   std::puts(s.table().c_str());                        // one line per module call
+/// ```
 
 #include <cstdint>
 #include <string>
@@ -15,6 +18,7 @@
 
 namespace nnsight {
 
+/// The result of Model::scan: every module call of one forward pass on meta tensors.
 struct Scanned {
   /// Every module call of the scanned forward pass, in the order calls started
   /// (a parent before its children): inputs as the caller passed them, the

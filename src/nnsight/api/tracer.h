@@ -1,14 +1,17 @@
 #pragma once
-// Recording contexts of the C++ tracing API: Tracer (inside model.trace) and
-// Session (model.session), with NNsight's control flow as scoped calls.
-//
-//   model.trace([&](Tracer& tracer) {
-//     tracer.invoke("The Eiffel Tower is in", [&] { ... });   // batch group 0
-//     tracer.invoke("The Colosseum is in", [&] { ... });      // batch group 1
-//     tracer.cond(h.sum() > 0, [&] { ... }).else_([&] { ... });
-//     tracer.iter(list_of({0, 1, 2}), [&](Proxy i) { ... });
-//     tracer.stop();
-//   });
+/// @file
+/// Recording contexts of the C++ tracing API: Tracer (inside model.trace) and
+/// Session (model.session), with NNsight's control flow as scoped calls.
+///
+/// ```
+///   model.trace([&](Tracer& tracer) {
+///     tracer.invoke("The Eiffel Tower is in", [&] { ... });   // batch group 0
+///     tracer.invoke("The Colosseum is in", [&] { ... });      // batch group 1
+///     tracer.cond(h.sum() > 0, [&] { ... }).else_([&] { ... });
+///     tracer.iter(list_of({0, 1, 2}), [&](Proxy i) { ... });
+///     tracer.stop();
+///   });
+/// ```
 
 #include <functional>
 #include <initializer_list>
@@ -29,7 +32,7 @@ struct TraceState;
 /// The chain after a cond: further branches directly follow it.
 class Branch {
  public:
-  using Loc = std::source_location;
+  using Loc = std::source_location;  ///< the caller's source line, captured by default arguments
   /// `elif condition:`.
   Branch elif (graph::Arg condition, const std::function<void()>& body, Loc loc = Loc::current());
   /// `else:`.
@@ -39,7 +42,7 @@ class Branch {
 /// Control flow shared by traces and sessions; nodes go to the innermost open scope.
 class Context {
  public:
-  using Loc = std::source_location;
+  using Loc = std::source_location;  ///< the caller's source line, captured by default arguments
   /// `if condition:` (a proxy or a constant); chain `.elif(...)` / `.else_(...)`.
   Branch cond(graph::Arg condition, const std::function<void()>& body, Loc loc = Loc::current());
   /// `for item in collection:` (a proxy or a constant list); the body runs once per item.
@@ -51,8 +54,10 @@ class Context {
   /// Writes the items to the graph's log sink when reached.
   void log(std::initializer_list<graph::Arg> items, Loc loc = Loc::current());
   /// New empty list / dict values (NNsight's `nnsight.list()`).
+  ///@{
   graph::Proxy list(Loc loc = Loc::current());
   graph::Proxy dict(Loc loc = Loc::current());
+  ///@}
 
  protected:
   Context() = default;
@@ -77,6 +82,7 @@ class Cache {
 /// The argument of model.trace's body.
 class Tracer : public Context {
  public:
+  /// Made by Model::trace for the trace being recorded.
   Tracer(Model& model, api_detail::TraceState& state) : model_(model), state_(state) {}
   /// Adds `input` (a prompt, token ids, a tensor: whatever the model accepts)
   /// as one more batch group of this trace's forward pass; accesses inside
@@ -92,8 +98,10 @@ class Tracer : public Context {
   /// Accesses of every module inside `body` take the calls `spec` selects; in
   /// generation, call k of every module is generation step k (NNsight 0.5's
   /// `tracer.iter[...]`): `tracer.iter(Slice{3, 8}, [&] { ... })`.
+  ///@{
   void iter(graph::IterationSpec spec, const std::function<void()>& body);
   void iter(const Slice& steps, const std::function<void()>& body) { iter(graph::IterationSpec::range(steps), body); }
+  ///@}
   /// Every call / generation step.
   void all(const std::function<void()>& body) { iter(graph::IterationSpec::all(), body); }
 

@@ -1,14 +1,15 @@
 #pragma once
-// Scaled-dot-product attention for a few query rows (decode steps) in one
-// pass over the cached keys and values.
-//
-// With ATen, one decode step's attention is ~15 small ops (views, two batched
-// matmuls, scale, mask, softmax, dtype casts); in bf16 the batched matmuls go
-// through oneDNN, which rebuilds its kernels whenever the cache length changes,
-// i.e. on every step. This kernel reads q, K and V through their strides
-// (cache views need no copy), accumulates in fp32 and writes the [B, T, H*D]
-// result directly. It is not differentiable: callers use it only when no input
-// requires grad.
+/// @file
+/// Scaled-dot-product attention for a few query rows (decode steps) in one
+/// pass over the cached keys and values.
+///
+/// With ATen, one decode step's attention is ~15 small ops (views, two batched
+/// matmuls, scale, mask, softmax, dtype casts); in bf16 the batched matmuls go
+/// through oneDNN, which rebuilds its kernels whenever the cache length changes,
+/// i.e. on every step. This kernel reads q, K and V through their strides
+/// (cache views need no copy), accumulates in fp32 and writes the [B, T, H*D]
+/// result directly. It is not differentiable: callers use it only when no input
+/// requires grad.
 
 #include <ATen/core/Tensor.h>
 

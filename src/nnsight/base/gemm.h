@@ -1,13 +1,14 @@
 #pragma once
-// fp32 matrix products for several rows (prefill) when the BLAS has no fast
-// kernel for this CPU.
-//
-// LibTorch runs fp32 GEMMs through the system BLAS. OpenBLAS picks its kernels
-// by CPU model; on CPUs it does not recognise (e.g. VMs that mask the model
-// name) it falls back to SSE3 "Prescott" kernels at a fraction of the machine's
-// speed. This AVX-512 GEMM (8 x 32 register tile over packed 32-column panels
-// of the weight) is used instead in that case only; with a BLAS that has
-// AVX2/AVX-512 kernels for the CPU, at::linear stays faster.
+/// @file
+/// fp32 matrix products for several rows (prefill) when the BLAS has no fast
+/// kernel for this CPU.
+///
+/// LibTorch runs fp32 GEMMs through the system BLAS. OpenBLAS picks its kernels
+/// by CPU model; on CPUs it does not recognise (e.g. VMs that mask the model
+/// name) it falls back to SSE3 "Prescott" kernels at a fraction of the machine's
+/// speed. This AVX-512 GEMM (8 x 32 register tile over packed 32-column panels
+/// of the weight) is used instead in that case only; with a BLAS that has
+/// AVX2/AVX-512 kernels for the CPU, at::linear stays faster.
 
 #include <ATen/core/Tensor.h>
 

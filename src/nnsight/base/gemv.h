@@ -1,12 +1,13 @@
 #pragma once
-// Single-row matrix products (decode steps) at memory bandwidth.
-//
-// A decode step multiplies one row by every weight matrix, so its speed is the
-// rate at which the weights stream from memory. LibTorch 1.13's paths for this
-// (at::linear's GEMM, OpenBLAS gemv, bf16 at::mv) reach 40-60% of that rate
-// here and scale badly to a second thread for mid-sized matrices. These
-// kernels stream each weight once with AVX-512 (fp32 FMA, or AVX512-BF16 dot
-// products with fp32 accumulation), split across the intra-op threads.
+/// @file
+/// Single-row matrix products (decode steps) at memory bandwidth.
+///
+/// A decode step multiplies one row by every weight matrix, so its speed is the
+/// rate at which the weights stream from memory. LibTorch 1.13's paths for this
+/// (at::linear's GEMM, OpenBLAS gemv, bf16 at::mv) reach 40-60% of that rate
+/// here and scale badly to a second thread for mid-sized matrices. These
+/// kernels stream each weight once with AVX-512 (fp32 FMA, or AVX512-BF16 dot
+/// products with fp32 accumulation), split across the intra-op threads.
 
 #include <ATen/core/Tensor.h>
 

@@ -1,11 +1,12 @@
 #pragma once
-// Matrix products for model code, with the decode fast path.
-//
-// A decode step is a single row: at::linear then runs a GEMM at ~40% of memory
-// bandwidth. linear() routes single rows of fp32/bf16 through gemv() (gemv.h)
-// when the CPU supports it and no gradient is needed; fp32 blocks of rows
-// through gemm() (gemm.h) when the BLAS has no fast kernel for this CPU; and
-// everything else (gradients, bf16 blocks: oneDNN) through at::linear.
+/// @file
+/// Matrix products for model code, with the decode fast path.
+///
+/// A decode step is a single row: at::linear then runs a GEMM at ~40% of memory
+/// bandwidth. linear() routes single rows of fp32/bf16 through gemv() (gemv.h)
+/// when the CPU supports it and no gradient is needed; fp32 blocks of rows
+/// through gemm() (gemm.h) when the BLAS has no fast kernel for this CPU; and
+/// everything else (gradients, bf16 blocks: oneDNN) through at::linear.
 
 #include <ATen/core/Tensor.h>
 

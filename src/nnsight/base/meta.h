@@ -1,7 +1,8 @@
 #pragma once
-// Meta tensors: shapes, dtypes and strides without data. A scan (api layer)
-// runs the model and the intervention graph on them, so shape errors show up
-// before any real computation, at no cost in memory or time.
+/// @file
+/// Meta tensors: shapes, dtypes and strides without data. A scan (api layer)
+/// runs the model and the intervention graph on them, so shape errors show up
+/// before any real computation, at no cost in memory or time.
 
 #include <ATen/core/Tensor.h>
 

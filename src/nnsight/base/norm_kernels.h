@@ -1,11 +1,12 @@
 #pragma once
-// LayerNorm and RMSNorm over the last dimension in one pass per row, for
-// tensors autograd need not see (decode steps, inference).
-//
-// at::layer_norm allocates mean/rstd outputs and, for bf16, converts through
-// fp32 temporaries; the Hugging Face RMSNorm is eight ATen ops. These kernels
-// read each row once into fp32 and write the normalised row in the input's
-// dtype, with the same rounding steps as the ATen formulations they replace.
+/// @file
+/// LayerNorm and RMSNorm over the last dimension in one pass per row, for
+/// tensors autograd need not see (decode steps, inference).
+///
+/// at::layer_norm allocates mean/rstd outputs and, for bf16, converts through
+/// fp32 temporaries; the Hugging Face RMSNorm is eight ATen ops. These kernels
+/// read each row once into fp32 and write the normalised row in the input's
+/// dtype, with the same rounding steps as the ATen formulations they replace.
 
 #include <ATen/core/Tensor.h>
 

@@ -1,13 +1,14 @@
 #pragma once
-// Chunked parallel loops for the decode kernels, without a join barrier.
-//
-// A decode step runs ~50 matrix products of a few hundred microseconds each.
-// With OpenMP (at::parallel_for) every product ends in a barrier that waits
-// for every thread's fixed share, so a thread the OS has preempted (other
-// processes, a noisy VM) stalls the whole product for a scheduler time slice.
-// Here the caller and the helper threads claim small chunks from a shared
-// counter; the caller returns as soon as every chunk is done, doing them all
-// itself if the helpers do not show up.
+/// @file
+/// Chunked parallel loops for the decode kernels, without a join barrier.
+///
+/// A decode step runs ~50 matrix products of a few hundred microseconds each.
+/// With OpenMP (at::parallel_for) every product ends in a barrier that waits
+/// for every thread's fixed share, so a thread the OS has preempted (other
+/// processes, a noisy VM) stalls the whole product for a scheduler time slice.
+/// Here the caller and the helper threads claim small chunks from a shared
+/// counter; the caller returns as soon as every chunk is done, doing them all
+/// itself if the helpers do not show up.
 
 #include <cstdint>
 #include <type_traits>

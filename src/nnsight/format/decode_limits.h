@@ -1,10 +1,11 @@
 #pragma once
-// Limits that bound what decoding an untrusted graph (JSON + tensor blob) may
-// allocate or how deep it may go, and the JSON location type that decoding
-// errors name ("nodes[12].args[1]").
-//
-// Every limit is a parameter so a server can tighten them per request; the
-// defaults suit a local `nnsight run`.
+/// @file
+/// Limits that bound what decoding an untrusted graph (JSON + tensor blob) may
+/// allocate or how deep it may go, and the JSON location type that decoding
+/// errors name ("nodes[12].args[1]").
+///
+/// Every limit is a parameter so a server can tighten them per request; the
+/// defaults suit a local `nnsight run`.
 
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 namespace nnsight::format {
 
+/// Bounds on what decoding one untrusted graph document may allocate or nest.
 struct DecodeLimits {
   std::size_t max_nodes = 100'000;                  ///< nodes in one graph
   std::size_t max_tensor_bytes = 64u << 20;         ///< one tensor (inline or attached)
@@ -37,6 +39,7 @@ class JsonPath {
   /// `parent[index]`
   JsonPath(const JsonPath& parent, int64_t index) : parent_(&parent), index_(index) {}
 
+  /// The rendered path, e.g. "nodes[12].args[1]".
   std::string str() const;
 
  private:
@@ -45,7 +48,7 @@ class JsonPath {
   int64_t index_ = -1;
 };
 
-/// Throws nnsight::Error(what, "graph JSON at <path>", hint).
+/// Throws nnsight::Error(what, "graph JSON at PATH", hint) with `at` as PATH.
 [[noreturn]] void fail(const JsonPath& at, const std::string& what, const std::string& hint = {});
 
 }  // namespace nnsight::format

@@ -1,21 +1,24 @@
 #pragma once
-// Intervention graphs as versioned JSON (docs/graph-format.md, schema in
-// docs/graph-format.schema.json): the wire format of `nnsight run` and
-// `nnsight serve`, modelled on NNsight 0.4's JSON graph.
-//
-//   GraphDocument doc{graph};                       // a recorded session or trace
-//   doc.traces[0].invokes = {Value("Once upon a time")};
-//   TensorBlob blob;
-//   nlohmann::json j = to_json(doc, {.sink = &blob});
-//   ...
-//   GraphDocument back = document_from_json(j, {.source = &blob});   // untrusted input is fine
-//   back.graph->run(runner);
-//
-// Node ids are positions in "nodes": a decoded graph has exactly the encoded
-// graph's index space (same nodes, edges, contexts, entry points), so results
-// are reported by node id. Nodes of kind `apply` (local C++ callables) cannot
-// be encoded. Decoding validates everything and never crashes: each problem is
-// an nnsight::Error whose location is a JSON path ("nodes[12].args[1]").
+/// @file
+/// Intervention graphs as versioned JSON (docs/graph-format.md, schema in
+/// docs/graph-format.schema.json): the wire format of `nnsight run` and
+/// `nnsight serve`, modelled on NNsight 0.4's JSON graph.
+///
+/// ```
+///   GraphDocument doc{graph};                       // a recorded session or trace
+///   doc.traces[0].invokes = {Value("Once upon a time")};
+///   TensorBlob blob;
+///   nlohmann::json j = to_json(doc, {.sink = &blob});
+///   ...
+///   GraphDocument back = document_from_json(j, {.source = &blob});   // untrusted input is fine
+///   back.graph->run(runner);
+/// ```
+///
+/// Node ids are positions in "nodes": a decoded graph has exactly the encoded
+/// graph's index space (same nodes, edges, contexts, entry points), so results
+/// are reported by node id. Nodes of kind `apply` (local C++ callables) cannot
+/// be encoded. Decoding validates everything and never crashes: each problem is
+/// an nnsight::Error whose location is a JSON path ("nodes[12].args[1]").
 
 #include <cstdint>
 #include <map>
@@ -40,10 +43,10 @@ inline constexpr const char* kGraphFormatName = "nnsight-graph";
 
 /// Where the client created a node.
 struct SourceLocation {
-  std::string file;  ///< shortened like format_location: "examples/patch.cpp"
-  int64_t line = 0;
-  std::string function;
-  bool known() const { return !file.empty(); }
+  std::string file;                             ///< shortened like format_location: "examples/patch.cpp"
+  int64_t line = 0;                             ///< 1-based; 0 when unknown
+  std::string function;                         ///< the enclosing function, as the compiler names it
+  bool known() const { return !file.empty(); }  ///< false when the client sent no location
   /// "file:line" (or "" when unknown).
   std::string str() const;
 };
@@ -62,7 +65,7 @@ struct TraceSettings {
 
 /// A graph with its per-trace settings and its nodes' client source lines.
 struct GraphDocument {
-  std::shared_ptr<graph::Graph> graph;
+  std::shared_ptr<graph::Graph> graph;  ///< the nodes (a session or one stand-alone trace)
   /// By Trace node index. Encoding: absent = defaults. Decoding: every trace has one.
   std::map<int32_t, TraceSettings> traces;
   /// By node index. Encoding: empty = taken from the nodes' std::source_location.
@@ -75,23 +78,28 @@ struct GraphDocument {
   const TraceSettings& trace(int32_t t) const;
 };
 
+/// How to_json writes tensors.
 struct EncodeOptions {
   /// Tensors larger than this many bytes go to `sink` when one is given;
   /// without a sink every tensor is inlined.
   std::size_t inline_tensor_bytes = 64u << 10;
-  TensorSink* sink = nullptr;
+  TensorSink* sink = nullptr;  ///< receives the large tensors; null = inline every tensor
 };
 
+/// What decoding accepts: limits, and where attached tensors come from.
 struct DecodeOptions {
-  DecodeLimits limits;
+  DecodeLimits limits;  ///< bounds on size and nesting (the defaults suit a local run)
   /// The attached tensors ({"tensor": {"blob": name}}); none when null.
   const TensorSource* source = nullptr;
 };
 
-/// Encodes a recorded graph (every context closed). Throws Error naming the
-/// node and its source line for nodes that cannot be sent (apply).
+/// Encodes a recorded graph (every context closed), as a document or as a bare
+/// graph with default trace settings. Throws Error naming the node and its
+/// source line for nodes that cannot be sent (apply).
+///@{
 nlohmann::json to_json(const GraphDocument& doc, const EncodeOptions& options = {});
 nlohmann::json to_json(const graph::Graph& g, const EncodeOptions& options = {});
+///@}
 
 /// Decodes and validates a graph document from untrusted JSON.
 GraphDocument document_from_json(const nlohmann::json& j, const DecodeOptions& options = {});

@@ -1,16 +1,19 @@
 #pragma once
-// Tensors attached to a graph JSON by name (large constants: steering vectors,
-// patches, embeddings), kept out of the JSON in a safetensors blob.
-//
-//   TensorBlob blob;
-//   nlohmann::json j = to_json(doc, {.sink = &blob});   // large tensors go to blob
-//   std::string bytes = blob.to_bytes();                 // send j and bytes
-//   ...
-//   TensorBlob received = TensorBlob::from_bytes(bytes, limits);
-//   GraphDocument doc2 = document_from_json(j, {.source = &received});
-//
-// The JSON names a tensor {"tensor": {"dtype", "shape", "blob": "t0"}}; the
-// decoder checks the attached tensor's dtype and shape against it.
+/// @file
+/// Tensors attached to a graph JSON by name (large constants: steering vectors,
+/// patches, embeddings), kept out of the JSON in a safetensors blob.
+///
+/// ```
+///   TensorBlob blob;
+///   nlohmann::json j = to_json(doc, {.sink = &blob});   // large tensors go to blob
+///   std::string bytes = blob.to_bytes();                 // send j and bytes
+///   ...
+///   TensorBlob received = TensorBlob::from_bytes(bytes, limits);
+///   GraphDocument doc2 = document_from_json(j, {.source = &received});
+/// ```
+///
+/// The JSON names a tensor {"tensor": {"dtype", "shape", "blob": "t0"}}; the
+/// decoder checks the attached tensor's dtype and shape against it.
 
 #include <ATen/core/Tensor.h>
 
@@ -55,8 +58,9 @@ class TensorBlob : public TensorSink, public TensorSource {
 
   /// Adds `t` under `name`; throws Error when the name is taken.
   void add(const std::string& name, const at::Tensor& t);
-  std::size_t size() const { return tensors_.size(); }
-  bool empty() const { return tensors_.empty(); }
+  std::size_t size() const { return tensors_.size(); }  ///< number of tensors
+  bool empty() const { return tensors_.empty(); }       ///< no tensors
+  /// (name, tensor) pairs in the order they were added.
   const std::vector<std::pair<std::string, at::Tensor>>& tensors() const { return tensors_; }
 
   /// The safetensors encoding (8-byte little-endian header length, JSON
@@ -66,7 +70,9 @@ class TensorBlob : public TensorSink, public TensorSource {
   /// offset, size and limit is checked; failures are Errors naming the tensor.
   static TensorBlob from_bytes(std::string_view bytes, const DecodeLimits& limits = {});
 
+  /// to_bytes() written to a .safetensors file.
   void save(const std::string& path) const;
+  /// A .safetensors file read with the checks of from_bytes.
   static TensorBlob load(const std::string& path, const DecodeLimits& limits = {});
 
  private:

@@ -1,20 +1,23 @@
 #pragma once
-// nnsight::Value <-> JSON, as graph arguments and constants are written in the
-// graph format (docs/graph-format.md, "Values"):
-//
-//   None, bool, int, str      null, true/false, 3, "text"
-//   float                     2.5; non-finite ones as {"float": "nan" | "inf" | "-inf"}
-//   list                      [v, ...]
-//   tuple                     {"tuple": [v, ...]}
-//   dict                      {"dict": [["key", v], ...]}   (insertion order kept)
-//   slice                     {"slice": [start, stop, step]}  (ints or null)
-//   ellipsis                  {"ellipsis": true}
-//   node reference            {"ref": 7}
-//   tensor                    {"tensor": {"dtype": "float32", "shape": [2, 3], "data": [...]}}
-//                             {"tensor": {"dtype": "float32", "shape": [4096], "blob": "t0"}}
-//
-// Decoding takes untrusted JSON: every kind, range, size and depth is checked
-// and a violation is an nnsight::Error naming the JSON location.
+/// @file
+/// nnsight::Value <-> JSON, as graph arguments and constants are written in the
+/// graph format (docs/graph-format.md, "Values"):
+///
+/// ```
+///   None, bool, int, str      null, true/false, 3, "text"
+///   float                     2.5; non-finite ones as {"float": "nan" | "inf" | "-inf"}
+///   list                      [v, ...]
+///   tuple                     {"tuple": [v, ...]}
+///   dict                      {"dict": [["key", v], ...]}   (insertion order kept)
+///   slice                     {"slice": [start, stop, step]}  (ints or null)
+///   ellipsis                  {"ellipsis": true}
+///   node reference            {"ref": 7}
+///   tensor                    {"tensor": {"dtype": "float32", "shape": [2, 3], "data": [...]}}
+///                             {"tensor": {"dtype": "float32", "shape": [4096], "blob": "t0"}}
+/// ```
+///
+/// Decoding takes untrusted JSON: every kind, range, size and depth is checked
+/// and a violation is an nnsight::Error naming the JSON location.
 
 #include <ATen/core/Tensor.h>
 
@@ -28,10 +31,11 @@
 
 namespace nnsight::format {
 
+/// How values are written: which tensors are inlined and where the others go.
 struct ValueEncodeOptions {
   /// Tensors larger than this many bytes go to `sink` (when there is one).
   std::size_t inline_tensor_bytes = 64u << 10;
-  TensorSink* sink = nullptr;
+  TensorSink* sink = nullptr;  ///< receives the large tensors; null = inline every tensor
 };
 
 /// `v` as format JSON. Throws Error for undefined tensors and dtypes the
@@ -46,14 +50,18 @@ class ValueDecoder {
   /// Checks a node reference (index already known to be an integer); throws via fail().
   using RefCheck = std::function<void(int64_t index, const JsonPath& at)>;
 
+  /// Decodes under `limits`; attached tensors come from `source` (null: none may be attached).
   ValueDecoder(const DecodeLimits& limits, const TensorSource* source) : limits_(limits), source_(source) {}
 
   /// Decodes a value. References are allowed only when `refs` is set (it
   /// validates them); otherwise {"ref": ...} is an error.
   Value decode(const nlohmann::json& j, const JsonPath& at, const RefCheck* refs = nullptr);
+  /// Decodes the body of a {"tensor": ...} object (inline data or an attached blob) and charges its bytes.
   at::Tensor decode_tensor(const nlohmann::json& body, const JsonPath& at);
 
+  /// Tensor bytes decoded so far (checked against max_total_tensor_bytes).
   std::size_t tensor_bytes() const { return tensor_bytes_; }
+  /// The limits decoding is under.
   const DecodeLimits& limits() const { return limits_; }
 
  private:
@@ -73,6 +81,7 @@ const nlohmann::json& require_field(const nlohmann::json& obj, const char* name,
 int64_t read_int(const nlohmann::json& j, const JsonPath& at, int64_t min, int64_t max, const char* what);
 /// A string of at most `max_bytes` bytes.
 std::string read_string(const nlohmann::json& j, const JsonPath& at, std::size_t max_bytes, const char* what);
+/// A JSON boolean.
 bool read_bool(const nlohmann::json& j, const JsonPath& at, const char* what);
 /// A finite number (integer or float).
 double read_number(const nlohmann::json& j, const JsonPath& at, const char* what);

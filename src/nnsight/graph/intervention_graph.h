@@ -1,25 +1,28 @@
 #pragma once
-// InterventionGraph: one trace's part of a Graph, driven by module hooks.
-//
-// The interleaver (a later layer) uses it like this for one forward pass:
-//
-//   InterventionGraph ig(graph, trace_node);   // or the one TraceRunner::run gets
-//   ig.begin();                                // compile, reset, run leading nodes
-//   // in the hook of module key K (e.g. "layer1.output"), on every call:
-//   for (int32_t e : ig.entries(ig.key_id(K))) {
-//     auto r = ig.count(e);                    // counts the call, says if e takes it
-//     if (!r.ready) continue;
-//     if (auto swap = ig.fire(e, value_for(e)))  // runs the graph forward from e
-//       replace the activation by *swap;
-//   }
-//   ig.finish();                               // after the forward (or a StopSignal)
-//
-// fire() runs nodes in index order until the next entry point that has not
-// received its value or a node whose inputs are missing. Each node's value is
-// dropped once its last listener ran, unless saved. Errors inside a node
-// become nnsight::Error naming the node, its op, the module key, the
-// iteration and the user's source line; the graph is then cleaned (no values
-// left) and can be reset and run again.
+/// @file
+/// InterventionGraph: one trace's part of a Graph, driven by module hooks.
+///
+/// The interleaver (a later layer) uses it like this for one forward pass:
+///
+/// ```
+///   InterventionGraph ig(graph, trace_node);   // or the one TraceRunner::run gets
+///   ig.begin();                                // compile, reset, run leading nodes
+///   // in the hook of module key K (e.g. "layer1.output"), on every call:
+///   for (int32_t e : ig.entries(ig.key_id(K))) {
+///     auto r = ig.count(e);                    // counts the call, says if e takes it
+///     if (!r.ready) continue;
+///     if (auto swap = ig.fire(e, value_for(e)))  // runs the graph forward from e
+///       replace the activation by *swap;
+///   }
+///   ig.finish();                               // after the forward (or a StopSignal)
+/// ```
+///
+/// fire() runs nodes in index order until the next entry point that has not
+/// received its value or a node whose inputs are missing. Each node's value is
+/// dropped once its last listener ran, unless saved. Errors inside a node
+/// become nnsight::Error naming the node, its op, the module key, the
+/// iteration and the user's source line; the graph is then cleaned (no values
+/// left) and can be reset and run again.
 
 #include <optional>
 #include <string>
@@ -30,12 +33,14 @@
 
 namespace nnsight::graph {
 
+/// The driver of one trace's nodes during a forward pass (see the file comment for the protocol).
 class InterventionGraph {
  public:
+  /// The body of Trace node `trace` of `graph` (the graph must outlive this object).
   InterventionGraph(Graph& graph, int32_t trace);
 
-  Graph& graph() { return *g_; }
-  int32_t index() const { return trace_; }
+  Graph& graph() { return *g_; }            ///< the graph holding the trace
+  int32_t index() const { return trace_; }  ///< the Trace node's index
   /// The trace's inputs (the Trace node's arguments) with references resolved.
   std::vector<Value> inputs() const;
 
@@ -53,9 +58,12 @@ class InterventionGraph {
   int32_t key_id(std::string_view key) const;
   /// Entry nodes of a key id, in creation order.
   const std::vector<int32_t>& entries(int32_t key_id) const;
+  /// The invoke (batch group) an entry node belongs to; -1 = the whole batch.
   int32_t batch_group(int32_t entry) const { return g_->entry(entry).batch_group; }
+  /// The module value an entry node waits for ("layer1.output").
   const std::string& key(int32_t entry) const { return g_->entry(entry).key; }
 
+  /// What count() says about one module call for one entry.
   struct Readiness {
     bool ready = false;  ///< this call is one the entry takes
     bool defer = false;  ///< another call will follow: its section re-runs, releases wait

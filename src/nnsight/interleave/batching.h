@@ -1,12 +1,13 @@
 #pragma once
-// Batch groups: how the values of one batched forward pass are split among
-// invokes, and how an invoke's replacement is put back.
-//
-// Several invokes run as one batch; invoke i owns rows [start, start + size)
-// of every batch-major tensor (dim 0 == the total batch size). Narrowing makes
-// views of those rows (so in-place edits write through into the batch);
-// splicing copies an invoke's replacement into its rows, or rebuilds the
-// tensor by concatenation when a copy is impossible.
+/// @file
+/// Batch groups: how the values of one batched forward pass are split among
+/// invokes, and how an invoke's replacement is put back.
+///
+/// Several invokes run as one batch; invoke i owns rows [start, start + size)
+/// of every batch-major tensor (dim 0 == the total batch size). Narrowing makes
+/// views of those rows (so in-place edits write through into the batch);
+/// splicing copies an invoke's replacement into its rows, or rebuilds the
+/// tensor by concatenation when a copy is impossible.
 
 #include <cstdint>
 #include <functional>
@@ -19,8 +20,8 @@ namespace nnsight::interleave {
 
 /// Rows [start, start + size) of the batch belong to one invoke.
 struct BatchGroup {
-  int64_t start = 0;
-  int64_t size = 0;
+  int64_t start = 0;  ///< first row
+  int64_t size = 0;   ///< number of rows
 };
 
 /// `v` with every tensor whose dim 0 equals `total` replaced by a narrow view

@@ -1,28 +1,33 @@
 #pragma once
-// Interleaver: runs one trace's intervention graph inside a model's forward
-// pass, by hooking exactly the modules the graph names.
-//
-//   Interleaver il(root, ig, {{0, 1}, {1, 2}});  // two invokes: rows 0 and 1..2
-//   il.run([&] { root(inputs, ctx); });           // hooks removed afterwards
-//
-// Entry keys are "<path>.input", "<path>.output" and "<path>.skip" ("input",
-// "output", "skip" for the root). On every call of a hooked module:
-//   1. input entries get ((args...), {kwargs}); a swap rewrites the call's Inputs;
-//   2. skip entries get the same pair; a swap there is the module's output and
-//      the module does not run (when every invoke skips it; otherwise the
-//      module runs and the skipping invokes' rows are replaced);
-//   3. the module runs (Module::call_forward);
-//   4. output entries get the output; a swap replaces it.
-// Iteration k of an entry is the k-th call of its module in this run. With
-// several batch groups each entry sees its group's rows as views (batching.h)
-// and its swaps are spliced back; entries outside any group see everything.
-// Out-of-band module calls and parameter reads of the graph (ModuleCaller)
-// go to the same module tree, bypassing hooks (also those of the called
-// module's descendants: an out-of-band call is not a call of the run).
-// When the trace uses gradients, hooked floating-point values that do not
-// yet require gradients are made to (the model's weights never do, so no
-// gradient is accumulated into them), and a Grad node on an invoke's rows
-// hooks the batch tensor the model really computes with.
+/// @file
+/// Interleaver: runs one trace's intervention graph inside a model's forward
+/// pass, by hooking exactly the modules the graph names.
+///
+/// ```
+///   Interleaver il(root, ig, {{0, 1}, {1, 2}});  // two invokes: rows 0 and 1..2
+///   il.run([&] { root(inputs, ctx); });           // hooks removed afterwards
+/// ```
+///
+/// Entry keys are "<path>.input", "<path>.output" and "<path>.skip" ("input",
+/// "output", "skip" for the root). On every call of a hooked module:
+/// ```
+///   1. input entries get ((args...), {kwargs}); a swap rewrites the call's Inputs;
+///   2. skip entries get the same pair; a swap there is the module's output and
+///      the module does not run (when every invoke skips it; otherwise the
+///      module runs and the skipping invokes' rows are replaced);
+///   3. the module runs (Module::call_forward);
+///   4. output entries get the output; a swap replaces it.
+/// ```
+/// Iteration k of an entry is the k-th call of its module in this run. With
+/// several batch groups each entry sees its group's rows as views (batching.h)
+/// and its swaps are spliced back; entries outside any group see everything.
+/// Out-of-band module calls and parameter reads of the graph (ModuleCaller)
+/// go to the same module tree, bypassing hooks (also those of the called
+/// module's descendants: an out-of-band call is not a call of the run).
+/// When the trace uses gradients, hooked floating-point values that do not
+/// yet require gradients are made to (the model's weights never do, so no
+/// gradient is accumulated into them), and a Grad node on an invoke's rows
+/// hooks the batch tensor the model really computes with.
 
 #include <functional>
 #include <optional>
@@ -39,6 +44,7 @@ namespace nnsight::interleave {
 /// default ForwardContext, and reads parameters.
 class ModuleTreeCaller : public graph::ModuleCaller {
  public:
+  /// Calls modules of the tree under `root` (module paths are relative to it).
   explicit ModuleTreeCaller(Module& root) : root_(root) {}
   Value call_module(const std::string& path, Inputs& inputs) override { return call(path, inputs, false); }
   Value call_module_with_hooks(const std::string& path, Inputs& inputs) override { return call(path, inputs, true); }
@@ -49,6 +55,7 @@ class ModuleTreeCaller : public graph::ModuleCaller {
   Module& root_;
 };
 
+/// Runs one trace's InterventionGraph inside a forward pass of a module tree (see the file comment).
 class Interleaver : public CallHook, public graph::ModuleCaller {
  public:
   /// Installs hooks on the modules `trace` names (throws Error for an unknown
@@ -67,6 +74,7 @@ class Interleaver : public CallHook, public graph::ModuleCaller {
   /// Whether the last run() was ended by a stop.
   bool stopped() const { return stopped_; }
 
+  /// The hook of every hooked module call: delivers its input, skip and output entries (steps 1-4 above).
   Value intercept(Module& module, Inputs& inputs, ForwardContext& ctx) override;
 
   /// Out-of-band calls (ModuleCaller) run without interventions: hooks of the

@@ -1,6 +1,7 @@
 #pragma once
-// Connection: the client side of nnsight serve's HTTP API (docs/server.md):
-// model descriptions, and trace requests run to completion.
+/// @file
+/// Connection: the client side of nnsight serve's HTTP API (docs/server.md):
+/// model descriptions, and trace requests run to completion.
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 
 namespace nnsight::remote {
 
+/// Where a server is and how to talk to it.
 struct Endpoint {
   std::string url;      ///< "http://127.0.0.1:8080"
   std::string api_key;  ///< sent as "Authorization: Bearer KEY" (none when empty)
@@ -17,8 +19,10 @@ struct Endpoint {
   std::chrono::seconds timeout{300};
 };
 
+/// Blocking HTTP requests to one server (see the file comment).
 class Connection {
  public:
+  /// Sends nothing yet; throws Error when `endpoint.url` is not a server address.
   explicit Connection(Endpoint endpoint);
 
   /// GET `path`; the answer's JSON. Throws Error (with the server's message,
@@ -29,6 +33,7 @@ class Connection {
   /// failed job throws Error with the server's message, location and hint.
   nlohmann::json run(const nlohmann::json& request, const format::TensorBlob& blob) const;
 
+  /// The server this connection talks to.
   const Endpoint& endpoint() const { return endpoint_; }
 
  private:

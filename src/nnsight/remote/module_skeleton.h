@@ -1,9 +1,10 @@
 #pragma once
-// A hosted model's module tree on the client: the paths, types and parameter
-// shapes a server describes (GET /v1/models), without weights, so traces can
-// be recorded against it exactly as against a local model. Parameters are
-// meta tensors (shape and dtype only). Calling a skeleton module is an error:
-// module calls inside a trace are recorded and run on the server.
+/// @file
+/// A hosted model's module tree on the client: the paths, types and parameter
+/// shapes a server describes (GET /v1/models), without weights, so traces can
+/// be recorded against it exactly as against a local model. Parameters are
+/// meta tensors (shape and dtype only). Calling a skeleton module is an error:
+/// module calls inside a trace are recorded and run on the server.
 
 #include <memory>
 #include <nlohmann/json_fwd.hpp>

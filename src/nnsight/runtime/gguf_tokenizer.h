@@ -1,7 +1,8 @@
 #pragma once
-// tokenizer_from_gguf: the tokenizer embedded in a GGUF file's metadata
-// (tokenizer.ggml.*), for the "llama" (SentencePiece BPE by score) and "gpt2"
-// (byte-level BPE by merge rank) vocabulary models.
+/// @file
+/// tokenizer_from_gguf: the tokenizer embedded in a GGUF file's metadata
+/// (tokenizer.ggml.*), for the "llama" (SentencePiece BPE by score) and "gpt2"
+/// (byte-level BPE by merge rank) vocabulary models.
 
 #include <memory>
 

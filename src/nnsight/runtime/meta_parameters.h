@@ -1,10 +1,11 @@
 #pragma once
-// MetaParameters: for one scope, every parameter of a module tree is a meta
-// tensor of the same shape and dtype, so running the tree computes shapes
-// only (see base/meta.h). The real tensors come back when the scope ends,
-// also when it ends by an exception: a failed scan leaves the model as it was.
-//
-// The tree must not be run by another thread meanwhile (as for any trace).
+/// @file
+/// MetaParameters: for one scope, every parameter of a module tree is a meta
+/// tensor of the same shape and dtype, so running the tree computes shapes
+/// only (see base/meta.h). The real tensors come back when the scope ends,
+/// also when it ends by an exception: a failed scan leaves the model as it was.
+///
+/// The tree must not be run by another thread meanwhile (as for any trace).
 
 #include <ATen/core/Tensor.h>
 
@@ -15,9 +16,12 @@
 
 namespace nnsight {
 
+/// The scope object: parameters are meta tensors from construction to destruction.
 class MetaParameters {
  public:
+  /// Swaps every parameter of the tree under `root` for a meta tensor of the same shape and dtype.
   explicit MetaParameters(Module& root);
+  /// Puts the real tensors back.
   ~MetaParameters();
   MetaParameters(const MetaParameters&) = delete;
   MetaParameters& operator=(const MetaParameters&) = delete;

@@ -1,6 +1,7 @@
 #pragma once
-// load_model: a ready-to-run language model (module tree + tokenizer) from a
-// Hugging Face folder, a GGUF file or a llama2.c .bin checkpoint.
+/// @file
+/// load_model: a ready-to-run language model (module tree + tokenizer) from a
+/// Hugging Face folder, a GGUF file or a llama2.c .bin checkpoint.
 
 #include <c10/core/ScalarType.h>
 
@@ -12,6 +13,7 @@
 
 namespace nnsight {
 
+/// What load_model reads besides the model files.
 struct LoadOptions {
   /// Tokenizer file or folder; empty = find one beside the model (tokenizer.json,
   /// vocab.json + merges.txt, the GGUF's own vocabulary, or a single tok*.bin /
@@ -21,10 +23,11 @@ struct LoadOptions {
   bool require_tokenizer = true;      ///< false: a missing tokenizer leaves LoadedModel::tokenizer null
 };
 
+/// The result of load_model.
 struct LoadedModel {
-  std::unique_ptr<CausalLM> model;
+  std::unique_ptr<CausalLM> model;             ///< the module tree with its weights
   std::shared_ptr<const Tokenizer> tokenizer;  ///< null only when !require_tokenizer
-  std::string source;
+  std::string source;                          ///< the path it was loaded from (for messages)
 };
 
 /// Throws nnsight::Error naming the file for a missing/corrupt model or

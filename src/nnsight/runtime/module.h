@@ -1,14 +1,15 @@
 #pragma once
-// Module: a node of a model's module tree, and the single dispatch point that
-// every module call goes through.
-//
-// Paths are exactly the Hugging Face names ("transformer.h.0.attn.c_attn",
-// "model.layers.0.self_attn.q_proj", "lm_head"); the root's path is "".
-// Module::operator() is the dispatch point: with no hook installed it calls
-// forward() directly (one pointer test); with a CallHook installed the hook
-// sees the call's inputs and output and may replace either or skip the call.
-// The interleaver (graph layer and above) installs hooks only on the modules
-// an intervention graph names.
+/// @file
+/// Module: a node of a model's module tree, and the single dispatch point that
+/// every module call goes through.
+///
+/// Paths are exactly the Hugging Face names ("transformer.h.0.attn.c_attn",
+/// "model.layers.0.self_attn.q_proj", "lm_head"); the root's path is "".
+/// Module::operator() is the dispatch point: with no hook installed it calls
+/// forward() directly (one pointer test); with a CallHook installed the hook
+/// sees the call's inputs and output and may replace either or skip the call.
+/// The interleaver (graph layer and above) installs hooks only on the modules
+/// an intervention graph names.
 
 #include <ATen/core/Tensor.h>
 
@@ -27,11 +28,11 @@ class Module;
 
 /// A module call's inputs, as in PyTorch: positional args and keyword args.
 struct Inputs {
-  std::vector<Value> args;
-  Dict kwargs;
+  std::vector<Value> args;  ///< positional arguments
+  Dict kwargs;              ///< keyword arguments, in order
 
-  Inputs() = default;
-  explicit Inputs(std::vector<Value> a) : args(std::move(a)) {}
+  Inputs() = default;                                            ///< no arguments
+  explicit Inputs(std::vector<Value> a) : args(std::move(a)) {}  ///< positional arguments only
   /// The first positional argument (NNsight's `.input`).
   const Value& first() const;
 };
@@ -46,8 +47,10 @@ class CallHook {
   virtual Value intercept(Module& module, Inputs& inputs, ForwardContext& ctx) = 0;
 };
 
+/// A node of a model's module tree with its parameters; calls go through operator() (see the file comment).
 class Module {
  public:
+  /// A module shown as `type_name` (see type_name()); its name and path are set when a parent adopts it.
   explicit Module(std::string type_name);
   virtual ~Module();
   Module(const Module&) = delete;
@@ -65,11 +68,12 @@ class Module {
   /// Runs this module's own computation, bypassing any hook.
   Value call_forward(Inputs& inputs, ForwardContext& ctx) { return forward(inputs, ctx); }
 
-  const std::string& path() const { return path_; }
-  const std::string& name() const { return name_; }
+  const std::string& path() const { return path_; }  ///< full dotted path from the root ("" for the root)
+  const std::string& name() const { return name_; }  ///< the last part of the path ("" for the root)
   /// The Hugging Face class name, e.g. "GPT2Block", "LlamaRMSNorm", "Linear".
   const std::string& type_name() const { return type_name_; }
 
+  /// Direct children (name, module) in the order they were added.
   const std::vector<std::pair<std::string, Module*>>& children() const { return child_order_; }
   /// Direct child by name, or nullptr.
   Module* child(const std::string& name) const;
@@ -92,18 +96,24 @@ class Module {
   /// e.g. an attachment an edit calls; returns it. Throws Error if the name is taken.
   Module& attach(const std::string& name, std::unique_ptr<Module> module);
 
+  /// The hook calls go through (nullptr: none); not owned.
+  ///@{
   void set_hook(CallHook* hook) { hook_ = hook; }
   CallHook* hook() const { return hook_; }
+  ///@}
 
  protected:
+  /// The module's computation (PyTorch's forward); called through operator().
   virtual Value forward(Inputs& inputs, ForwardContext& ctx) = 0;
 
+  /// Adds a child called `name` (for builders, at construction); returns it.
   template <class M>
   M& add_module(const std::string& name, std::unique_ptr<M> module) {
     M& ref = *module;
     adopt(name, std::move(module));
     return ref;
   }
+  /// Registers a parameter of this module (for builders, at construction).
   void add_parameter(const std::string& name, at::Tensor value);
 
  private:
@@ -123,15 +133,18 @@ class Module {
 /// containers such as "transformer"); calling it is an error.
 class ModuleList : public Module {
  public:
-  ModuleList() : Module("ModuleList") {}
+  ModuleList() : Module("ModuleList") {}  ///< an empty list
+  /// Adds `module` as the next child, named by its position ("0", "1", ...); returns it.
   template <class M>
   M& append(std::unique_ptr<M> module) {
     return add_module(std::to_string(children().size()), std::move(module));
   }
+  /// Child number i (throws std::out_of_range past the end).
   Module& operator[](std::size_t i) const { return *children().at(i).second; }
-  std::size_t size() const { return children().size(); }
+  std::size_t size() const { return children().size(); }  ///< number of children
 
  protected:
+  /// Throws nnsight::Error: a container cannot be called.
   Value forward(Inputs& inputs, ForwardContext& ctx) override;
 };
 

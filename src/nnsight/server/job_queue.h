@@ -1,14 +1,17 @@
 #pragma once
-// Jobs and the queue that runs them: one worker thread per hosted model, so a
-// model runs one request at a time while different models run in parallel.
-// Finished jobs are kept (results, errors, logs) for GET /v1/jobs/{id} until
-// `max_finished` newer ones have finished, or their results together exceed
-// `max_finished_bytes` (oldest forgotten first).
-//
-//   JobQueue queue(models, {.wall_time = 30s});
-//   auto job = queue.submit(std::move(request), "alice");   // ApiError 429 when full
-//   queue.wait(job, 10s);
-//   nlohmann::json status = job->to_json();
+/// @file
+/// Jobs and the queue that runs them: one worker thread per hosted model, so a
+/// model runs one request at a time while different models run in parallel.
+/// Finished jobs are kept (results, errors, logs) for GET /v1/jobs/{id} until
+/// `max_finished` newer ones have finished, or their results together exceed
+/// `max_finished_bytes` (oldest forgotten first).
+///
+/// ```
+///   JobQueue queue(models, {.wall_time = 30s});
+///   auto job = queue.submit(std::move(request), "alice");   // ApiError 429 when full
+///   queue.wait(job, 10s);
+///   nlohmann::json status = job->to_json();
+/// ```
 
 #include <atomic>
 #include <chrono>
@@ -29,19 +32,23 @@
 
 namespace nnsight::server {
 
+/// Where a job is in its life: waiting, running, finished with a result or with an error.
 enum class JobStatus { Queued, Running, Done, Failed };
+/// "queued", "running", "done", "failed" (as in the job JSON).
 const char* status_name(JobStatus s);
 
+/// One trace request submitted to a JobQueue, and its outcome. Thread-safe.
 class Job {
  public:
+  /// A queued job of `owner` (an API key name) running `request` on model `model`.
   Job(std::string id, std::string model, std::string owner, TraceRequest request);
 
-  const std::string& id() const { return id_; }
-  const std::string& model() const { return model_; }
+  const std::string& id() const { return id_; }        ///< the job id clients poll
+  const std::string& model() const { return model_; }  ///< the name of the model it runs on
   /// The API key name that submitted it ("" without keys): only it may read the job.
   const std::string& owner() const { return owner_; }
-  JobStatus status() const;
-  bool finished() const;
+  JobStatus status() const;  ///< where it is now
+  bool finished() const;     ///< Done or Failed
   /// The HTTP status of a failed job's error (0 otherwise).
   int error_status() const;
   /// {"id", "model", "status", "logs", "queue_ms", "run_ms", "result" | "error"}.
@@ -62,6 +69,7 @@ class Job {
   int error_status_ = 0;
 };
 
+/// Limits of a JobQueue.
 struct JobQueueOptions {
   std::chrono::milliseconds wall_time{60'000};  ///< per job, from when it starts running
   std::size_t max_queued = 64;                  ///< waiting jobs per model
@@ -70,8 +78,10 @@ struct JobQueueOptions {
   std::size_t max_log_lines = 1000;             ///< print lines kept per job
 };
 
+/// Runs jobs, one worker thread per model (see the file comment).
 class JobQueue {
  public:
+  /// Starts one worker per model.
   JobQueue(std::vector<std::shared_ptr<ServedModel>> models, JobQueueOptions options);
   /// Cancels the running jobs, fails the queued ones and joins the workers.
   ~JobQueue();
@@ -86,7 +96,9 @@ class JobQueue {
   /// Waits until `job` finished or `timeout` passed; true when finished.
   bool wait(const std::shared_ptr<Job>& job, std::chrono::milliseconds timeout) const;
 
+  /// The model called `name`, or null.
   const ServedModel* model(const std::string& name) const;
+  /// Every hosted model.
   const std::vector<std::shared_ptr<ServedModel>>& models() const { return models_; }
   /// Jobs waiting or running, over all models.
   std::size_t pending() const;

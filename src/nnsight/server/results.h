@@ -1,7 +1,8 @@
 #pragma once
-// What a run returns to its client: the saved values by name as JSON (values
-// in the graph format's encoding) or as safetensors, and errors as JSON that
-// name the failing node, its op and the client's source line.
+/// @file
+/// What a run returns to its client: the saved values by name as JSON (values
+/// in the graph format's encoding) or as safetensors, and errors as JSON that
+/// name the failing node, its op and the client's source line.
 
 #include <nlohmann/json.hpp>
 #include <string>

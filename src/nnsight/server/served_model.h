@@ -1,7 +1,8 @@
 #pragma once
-// The models a server hosts, by name: `--model NAME=PATH` loads a
-// LanguageModel once; GET /v1/models describes each (architecture, sizes,
-// module tree).
+/// @file
+/// The models a server hosts, by name: `--model NAME=PATH` loads a
+/// LanguageModel once; GET /v1/models describes each (architecture, sizes,
+/// module tree).
 
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,9 +14,9 @@ namespace nnsight::server {
 
 /// One hosted model. Runs on it are serialised by its job queue worker.
 struct ServedModel {
-  std::string name;
-  std::string path;
-  std::unique_ptr<LanguageModel> model;
+  std::string name;                      ///< the name clients use ("model" in requests)
+  std::string path;                      ///< where it was loaded from
+  std::unique_ptr<LanguageModel> model;  ///< the loaded model with its tokenizer
   /// {"name", "architecture", "model_type", "config": {...}, "modules": [{"path", "type", "parameters"}]}.
   nlohmann::json info;
 };

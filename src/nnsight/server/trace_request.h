@@ -1,14 +1,17 @@
 #pragma once
-// A trace request: the graph document plus what travels around it (which
-// model runs it, names for its saved values), as `nnsight run` reads it from a
-// file and `nnsight serve` receives it (docs/server.md).
-//
-//   {"model": "stories", "graph": {"format": "nnsight-graph", ...}, "outputs": {"clean": 5}}
-//
-// or a bare graph document ({"format": "nnsight-graph", ...}). Saved values
-// are named "node_<id>" (the Save node's id) unless "outputs" names them.
-// Names (of models and outputs) are restricted to a safe alphabet so they can
-// never be paths: "../x" is rejected.
+/// @file
+/// A trace request: the graph document plus what travels around it (which
+/// model runs it, names for its saved values), as `nnsight run` reads it from a
+/// file and `nnsight serve` receives it (docs/server.md).
+///
+/// ```
+///   {"model": "stories", "graph": {"format": "nnsight-graph", ...}, "outputs": {"clean": 5}}
+/// ```
+///
+/// or a bare graph document ({"format": "nnsight-graph", ...}). Saved values
+/// are named "node_<id>" (the Save node's id) unless "outputs" names them.
+/// Names (of models and outputs) are restricted to a safe alphabet so they can
+/// never be paths: "../x" is rejected.
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
@@ -21,10 +24,11 @@
 
 namespace nnsight::server {
 
+/// One parsed and validated trace request.
 struct TraceRequest {
   /// The "model" field; empty when absent (a bare graph or `nnsight run`).
   std::string model;
-  format::GraphDocument doc;
+  format::GraphDocument doc;  ///< the "graph" field (or the whole request when it is a bare graph)
   /// Names given in "outputs": (name, Save node id), in the request's order.
   std::vector<std::pair<std::string, int32_t>> names;
 

@@ -1,11 +1,12 @@
 #pragma once
-// Text generation with a KV cache: prefill the prompts, then decode one token
-// per step for every row.
-//
-// Prompts of different lengths are LEFT-padded, with an attention mask and
-// mask-derived position ids, so every row produces exactly what it would
-// produce alone (the batching trap of NNsight issue #672). Rows that emit an
-// end-of-sequence token stop (they are fed padding while the others go on).
+/// @file
+/// Text generation with a KV cache: prefill the prompts, then decode one token
+/// per step for every row.
+///
+/// Prompts of different lengths are LEFT-padded, with an attention mask and
+/// mask-derived position ids, so every row produces exactly what it would
+/// produce alone (the batching trap of NNsight issue #672). Rows that emit an
+/// end-of-sequence token stop (they are fed padding while the others go on).
 
 #include <ATen/core/Tensor.h>
 
@@ -17,11 +18,12 @@ namespace nnsight {
 
 class CausalLM;
 
+/// How generate() and generate_batch() choose and stop: greedy by default.
 struct GenerateOptions {
-  int64_t max_new_tokens = 32;
-  double temperature = 0.0;  ///< <= 0: greedy
-  int64_t top_k = 0;         ///< 0: no top-k filter
-  double top_p = 1.0;        ///< 1: no nucleus filter
+  int64_t max_new_tokens = 32;  ///< new tokens per row at most
+  double temperature = 0.0;     ///< <= 0: greedy
+  int64_t top_k = 0;            ///< 0: no top-k filter
+  double top_p = 1.0;           ///< 1: no nucleus filter
   /// Row r samples from its own generator seeded with seed + r, so a row's
   /// tokens do not depend on the other rows of the batch.
   uint64_t seed = 0;

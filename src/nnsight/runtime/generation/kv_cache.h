@@ -1,12 +1,13 @@
 #pragma once
-// KVCache: preallocated per-layer key/value buffers for incremental decoding.
-//
-// Each layer owns K and V buffers of shape [batch, kv_heads, capacity,
-// head_dim]. A forward pass of T new tokens writes them at [length, length+T)
-// with narrow+copy (no concatenation, so decoding n tokens costs O(n) copies,
-// not O(n^2)) and attention reads views of [0, length+T). The length moves
-// forward once per model call (advance), after every layer has appended, so
-// all layers of one call see the same past.
+/// @file
+/// KVCache: preallocated per-layer key/value buffers for incremental decoding.
+///
+/// Each layer owns K and V buffers of shape [batch, kv_heads, capacity,
+/// head_dim]. A forward pass of T new tokens writes them at [length, length+T)
+/// with narrow+copy (no concatenation, so decoding n tokens costs O(n) copies,
+/// not O(n^2)) and attention reads views of [0, length+T). The length moves
+/// forward once per model call (advance), after every layer has appended, so
+/// all layers of one call see the same past.
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
@@ -19,6 +20,7 @@ namespace nnsight {
 
 struct ModelConfig;
 
+/// Per-layer key/value buffers of one batch being decoded (see the file comment).
 class KVCache {
  public:
   /// Zero-filled buffers for `num_layers` layers.
@@ -27,10 +29,10 @@ class KVCache {
   /// Buffers sized from a model config (kv heads, head_dim, layers, dtype).
   KVCache(const ModelConfig& config, int64_t batch, int64_t capacity);
 
-  int64_t length() const { return length_; }
-  int64_t capacity() const { return capacity_; }
-  int64_t batch() const { return batch_; }
-  int64_t num_layers() const { return static_cast<int64_t>(keys_.size()); }
+  int64_t length() const { return length_; }                                 ///< positions filled
+  int64_t capacity() const { return capacity_; }                             ///< positions the buffers hold
+  int64_t batch() const { return batch_; }                                   ///< rows
+  int64_t num_layers() const { return static_cast<int64_t>(keys_.size()); }  ///< layers with buffers
 
   /// Writes k, v ([batch, kv_heads, T, head_dim], any strides) at positions
   /// [length, length+T) of `layer` and returns views of that layer's keys and
@@ -49,8 +51,10 @@ class KVCache {
   void truncate(int64_t length);
 
   /// Views of the filled part of a layer's buffers: [batch, kv_heads, length, head_dim].
+  ///@{
   at::Tensor keys(int64_t layer) const;
   at::Tensor values(int64_t layer) const;
+  ///@}
 
  private:
   void check_layer(int64_t layer) const;

@@ -1,6 +1,7 @@
 #pragma once
-// Hugging Face config.json -> ModelConfig for the supported model types
-// (gpt2, llama, mistral, qwen2).
+/// @file
+/// Hugging Face config.json -> ModelConfig for the supported model types
+/// (gpt2, llama, mistral, qwen2).
 
 #include <nlohmann/json_fwd.hpp>
 

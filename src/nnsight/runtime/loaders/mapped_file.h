@@ -1,10 +1,11 @@
 #pragma once
-// MappedFile: a whole file memory-mapped for reading, shared by every tensor
-// that views into it, plus helpers to make such views.
-//
-// The mapping is private copy-on-write: the file is opened read-only and is
-// never modified, but a tensor written in place (an intervention editing a
-// weight) gets private pages instead of a segmentation fault.
+/// @file
+/// MappedFile: a whole file memory-mapped for reading, shared by every tensor
+/// that views into it, plus helpers to make such views.
+///
+/// The mapping is private copy-on-write: the file is opened read-only and is
+/// never modified, but a tensor written in place (an intervention editing a
+/// weight) gets private pages instead of a segmentation fault.
 
 #include <ATen/core/Tensor.h>
 
@@ -16,6 +17,7 @@
 
 namespace nnsight {
 
+/// A read-only, private copy-on-write mapping of one whole file.
 class MappedFile {
  public:
   /// Maps `path`. Throws nnsight::Error naming the file when it does not
@@ -27,9 +29,9 @@ class MappedFile {
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
-  const uint8_t* data() const { return data_; }
-  std::size_t size() const { return size_; }
-  const std::string& path() const { return path_; }
+  const uint8_t* data() const { return data_; }      ///< the first byte of the mapping
+  std::size_t size() const { return size_; }         ///< the file's size in bytes
+  const std::string& path() const { return path_; }  ///< the path it was opened with
 
   /// True if [p, p + n) lies inside the mapping.
   bool contains(const void* p, std::size_t n = 1) const;

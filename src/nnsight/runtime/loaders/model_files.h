@@ -1,18 +1,21 @@
 #pragma once
-// read_model_files: one entry point for every supported model file format.
-//
-//   directory with config.json + model.safetensors (or a sharded
-//       model.safetensors.index.json)               -> Hugging Face checkpoint
-//   file ending in .gguf                            -> GGUF (llama, gpt2, qwen2)
-//   file ending in .bin                             -> llama2.c checkpoint
-//
-// Whatever the format, the weights come back under Hugging Face parameter
-// names (model.layers.N.self_attn.q_proj.weight, transformer.h.N.attn.c_attn.weight,
-// ...), with GPT-2's Conv1D weights in HF's [in, out] layout, and lm_head.weight
-// present only when the classifier is not tied to the embedding. Tensors keep
-// the file's dtype, except F16 and quantised data, which become float32.
-// config.rope_style says how q/k rows are ordered (HF: RotateHalf; llama2.c
-// and GGUF llama: Interleaved).
+/// @file
+/// read_model_files: one entry point for every supported model file format.
+///
+/// ```
+///   directory with config.json + model.safetensors (or a sharded
+///       model.safetensors.index.json)               -> Hugging Face checkpoint
+///   file ending in .gguf                            -> GGUF (llama, gpt2, qwen2)
+///   file ending in .bin                             -> llama2.c checkpoint
+/// ```
+///
+/// Whatever the format, the weights come back under Hugging Face parameter
+/// names (model.layers.N.self_attn.q_proj.weight, transformer.h.N.attn.c_attn.weight,
+/// ...), with GPT-2's Conv1D weights in HF's [in, out] layout, and lm_head.weight
+/// present only when the classifier is not tied to the embedding. Tensors keep
+/// the file's dtype, except F16 and quantised data, which become float32.
+/// config.rope_style says how q/k rows are ordered (HF: RotateHalf; llama2.c
+/// and GGUF llama: Interleaved).
 
 #include <memory>
 #include <string>
@@ -24,10 +27,11 @@ namespace nnsight {
 
 class GgufFile;
 
+/// A model as read from its files: configuration and every tensor by Hugging Face name.
 struct ModelFiles {
-  ModelConfig config;
-  WeightStore weights;
-  std::string source;  ///< the path given to read_model_files
+  ModelConfig config;   ///< the architecture and sizes
+  WeightStore weights;  ///< tensors by normalised Hugging Face name
+  std::string source;   ///< the path given to read_model_files
   /// For GGUF: the parsed file, so tokenizer metadata (tokenizer.ggml.*) can be read. Null otherwise.
   std::shared_ptr<const GgufFile> gguf;
 };

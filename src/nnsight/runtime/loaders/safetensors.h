@@ -1,10 +1,11 @@
 #pragma once
-// Safetensors (Hugging Face) reading and writing.
-//
-// Reading memory-maps the file: tensors are views into the mapping (no copy)
-// that keep it alive. Every structural problem (short file, bad header JSON,
-// offsets out of range or inconsistent with shape x dtype, unknown dtype) is
-// an nnsight::Error naming the file and, where relevant, the tensor.
+/// @file
+/// Safetensors (Hugging Face) reading and writing.
+///
+/// Reading memory-maps the file: tensors are views into the mapping (no copy)
+/// that keep it alive. Every structural problem (short file, bad header JSON,
+/// offsets out of range or inconsistent with shape x dtype, unknown dtype) is
+/// an nnsight::Error naming the file and, where relevant, the tensor.
 
 #include <ATen/core/Tensor.h>
 
@@ -21,23 +22,25 @@ namespace nnsight {
 
 /// One tensor's header entry, validated. Offsets are absolute file offsets.
 struct SafetensorsEntry {
-  std::string name;
-  std::string dtype_name;  ///< as written in the file: "F32", "BF16", ...
-  at::ScalarType dtype = at::kFloat;
-  std::vector<int64_t> shape;
-  std::size_t begin = 0;
-  std::size_t end = 0;
+  std::string name;                   ///< the tensor's name
+  std::string dtype_name;             ///< as written in the file: "F32", "BF16", ...
+  at::ScalarType dtype = at::kFloat;  ///< the matching LibTorch dtype
+  std::vector<int64_t> shape;         ///< the tensor's shape
+  std::size_t begin = 0;              ///< first byte of its data
+  std::size_t end = 0;                ///< one past its last byte
 };
 
+/// A memory-mapped .safetensors file with its validated header.
 class SafetensorsFile {
  public:
   /// Maps and validates `path`. Throws nnsight::Error on any problem.
   static SafetensorsFile open(const std::string& path);
 
-  const std::string& path() const { return file_->path(); }
+  const std::string& path() const { return file_->path(); }  ///< the path it was opened with
 
   /// Tensor names in the order of their data in the file.
   std::vector<std::string> names() const;
+  /// True if the file has a tensor called `name`.
   bool contains(const std::string& name) const { return entries_.count(name) != 0; }
 
   /// The header entry of `name`; throws nnsight::Error naming the file when absent.
@@ -50,6 +53,7 @@ class SafetensorsFile {
   /// The "__metadata__" string map (empty when absent).
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
+  /// The mapping tensor views keep alive.
   const std::shared_ptr<const MappedFile>& mapping() const { return file_; }
 
  private:

@@ -1,7 +1,8 @@
 #pragma once
-// Attention arithmetic shared by the model families: position ids and the
-// additive attention bias built from a padding mask, and grouped-query
-// scaled-dot-product attention over (possibly cached) keys and values.
+/// @file
+/// Attention arithmetic shared by the model families: position ids and the
+/// additive attention bias built from a padding mask, and grouped-query
+/// scaled-dot-product attention over (possibly cached) keys and values.
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>

@@ -1,5 +1,6 @@
 #pragma once
-// Embedding: torch.nn.Embedding, a lookup of rows of weight [num, dim].
+/// @file
+/// Embedding: torch.nn.Embedding, a lookup of rows of weight [num, dim].
 
 #include <ATen/core/Tensor.h>
 
@@ -7,8 +8,10 @@
 
 namespace nnsight {
 
+/// torch.nn.Embedding: output[..., :] = weight[id].
 class Embedding : public Module {
  public:
+  /// Rows of `weight` [num, dim] (its parameter "weight").
   explicit Embedding(at::Tensor weight);
 
  protected:

@@ -1,10 +1,13 @@
 #pragma once
-// GPT-2 (Hugging Face GPT2LMHeadModel): learned positions, LayerNorm,
-// Conv1D projections, fused c_attn, gelu_new MLP, tied or untied lm_head.
-//
-//   transformer (GPT2Model): wte, wpe, h.N (GPT2Block: ln_1, attn
-//   (GPT2Attention: c_attn, c_proj), ln_2, mlp (GPT2MLP: c_fc, act, c_proj)),
-//   ln_f; lm_head (Linear)
+/// @file
+/// GPT-2 (Hugging Face GPT2LMHeadModel): learned positions, LayerNorm,
+/// Conv1D projections, fused c_attn, gelu_new MLP, tied or untied lm_head.
+///
+/// ```
+///   transformer (GPT2Model): wte, wpe, h.N (GPT2Block: ln_1, attn
+///   (GPT2Attention: c_attn, c_proj), ln_2, mlp (GPT2MLP: c_fc, act, c_proj)),
+///   ln_f; lm_head (Linear)
+/// ```
 
 #include <memory>
 

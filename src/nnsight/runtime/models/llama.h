@@ -1,13 +1,16 @@
 #pragma once
-// Llama-family decoders (Hugging Face LlamaForCausalLM and the same layout
-// under Mistral / Qwen2 class names): RMSNorm, RoPE (rotate-half or
-// interleaved, per config.rope_style), grouped-query attention, SwiGLU MLP,
-// optional q/k/v (Qwen2), output and MLP biases, tied or untied lm_head.
-//
-//   model (LlamaModel): embed_tokens, layers.N (LlamaDecoderLayer:
-//   input_layernorm, self_attn (LlamaAttention: q_proj, k_proj, v_proj,
-//   o_proj), post_attention_layernorm, mlp (LlamaMLP: gate_proj, up_proj,
-//   down_proj, act_fn)), norm, rotary_emb; lm_head
+/// @file
+/// Llama-family decoders (Hugging Face LlamaForCausalLM and the same layout
+/// under Mistral / Qwen2 class names): RMSNorm, RoPE (rotate-half or
+/// interleaved, per config.rope_style), grouped-query attention, SwiGLU MLP,
+/// optional q/k/v (Qwen2), output and MLP biases, tied or untied lm_head.
+///
+/// ```
+///   model (LlamaModel): embed_tokens, layers.N (LlamaDecoderLayer:
+///   input_layernorm, self_attn (LlamaAttention: q_proj, k_proj, v_proj,
+///   o_proj), post_attention_layernorm, mlp (LlamaMLP: gate_proj, up_proj,
+///   down_proj, act_fn)), norm, rotary_emb; lm_head
+/// ```
 
 #include <memory>
 #include <string>

@@ -1,7 +1,8 @@
 #pragma once
-// Small helpers shared by the model modules: reading a call's tensor inputs,
-// reading hidden states out of (possibly intervened) module outputs, and
-// turning LibTorch errors into nnsight::Error that names the module.
+/// @file
+/// Small helpers shared by the model modules: reading a call's tensor inputs,
+/// reading hidden states out of (possibly intervened) module outputs, and
+/// turning LibTorch errors into nnsight::Error that names the module.
 
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>

@@ -1,7 +1,8 @@
 #pragma once
-// WeightLoader: the model builders' view of a WeightStore: takes tensors by
-// Hugging Face name with their expected shape and converts them to the
-// model's dtype (no copy when it already matches).
+/// @file
+/// WeightLoader: the model builders' view of a WeightStore: takes tensors by
+/// Hugging Face name with their expected shape and converts them to the
+/// model's dtype (no copy when it already matches).
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
@@ -13,8 +14,10 @@ namespace nnsight {
 
 class WeightStore;
 
+/// Hands a WeightStore's tensors to the model builders, shape-checked and in the model's dtype.
 class WeightLoader {
  public:
+  /// Takes tensors out of `store` (which must outlive the loader), converting them to `dtype`.
   WeightLoader(WeightStore& store, at::ScalarType dtype) : store_(store), dtype_(dtype) {}
 
   /// The tensor `name` of shape `shape` in the model dtype; throws nnsight::Error
@@ -30,6 +33,7 @@ class WeightLoader {
   /// Removes `name` if present, whatever its shape (buffers HF saves but the
   /// model recomputes, e.g. GPT-2's attn.bias causal mask).
   void discard(const std::string& name);
+  /// True if `name` is still in the store (not yet taken or discarded).
   bool contains(const std::string& name) const;
 
   /// Throws nnsight::Error listing the tensors nobody took.

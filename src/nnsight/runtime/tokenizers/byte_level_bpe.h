@@ -1,11 +1,12 @@
 #pragma once
-// ByteLevelBpeTokenizer: GPT-2 style byte-level BPE.
-//
-// encode: cut out added/special tokens, split the rest with the pre-tokenizer
-// regex, map each piece's bytes to the byte-level alphabet (byte_unicode.h) and
-// merge pairs by rank (cached per piece). decode maps the alphabet back to bytes.
-// Built from plain data so any source (tokenizer.json, vocab.json + merges.txt,
-// encoder.json + vocab.bpe, a GGUF "gpt2" vocabulary) can feed it.
+/// @file
+/// ByteLevelBpeTokenizer: GPT-2 style byte-level BPE.
+///
+/// encode: cut out added/special tokens, split the rest with the pre-tokenizer
+/// regex, map each piece's bytes to the byte-level alphabet (byte_unicode.h) and
+/// merge pairs by rank (cached per piece). decode maps the alphabet back to bytes.
+/// Built from plain data so any source (tokenizer.json, vocab.json + merges.txt,
+/// encoder.json + vocab.bpe, a GGUF "gpt2" vocabulary) can feed it.
 
 #include <array>
 #include <memory>
@@ -22,6 +23,7 @@
 
 namespace nnsight {
 
+/// Everything a ByteLevelBpeTokenizer is built from, whatever file it came from.
 struct ByteLevelBpeData {
   /// id -> vocabulary string in the byte-level alphabet ("Ġthe"). Ids of added
   /// tokens beyond the end are appended; empty strings are unused ids.
@@ -30,7 +32,10 @@ struct ByteLevelBpeData {
   std::vector<std::pair<std::string, std::string>> merges;
   /// Tokens matched verbatim before pre-tokenisation (e.g. "<|endoftext|>").
   std::vector<AddedToken> added_tokens;
+  /// Special token ids; -1 = none (pad_id -1: padding uses eos_id).
+  ///@{
   int64_t bos_id = -1, eos_id = -1, pad_id = -1;
+  ///@}
   int64_t unk_id = -1;            ///< used for bytes missing from a (toy) vocabulary; else they are dropped
   bool add_bos = false;           ///< GPT-2 adds no BOS
   bool add_prefix_space = false;  ///< prepend " " to text not starting with one (ByteLevel add_prefix_space)
@@ -38,8 +43,10 @@ struct ByteLevelBpeData {
   std::string pattern = RegexSplitter::kGpt2Pattern;  ///< pre-tokenizer regex ("" = no split)
 };
 
+/// GPT-2 style byte-level BPE (see the file comment).
 class ByteLevelBpeTokenizer : public Tokenizer {
  public:
+  /// @param data   the vocabulary, merges and settings
   /// @param source where the data came from (file path), used in error messages.
   /// Throws nnsight::Error when the data is inconsistent (e.g. no tokens).
   ByteLevelBpeTokenizer(ByteLevelBpeData data, std::string source);

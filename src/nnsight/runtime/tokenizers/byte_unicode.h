@@ -1,9 +1,10 @@
 #pragma once
-// GPT-2's reversible byte <-> unicode mapping.
-//
-// Byte-level BPE vocabularies store every byte as a printable code point:
-// bytes that are already printable (and not a space) map to themselves, the
-// rest to U+0100 upwards in order (space 0x20 becomes "Ġ" U+0120, newline "Ċ").
+/// @file
+/// GPT-2's reversible byte <-> unicode mapping.
+///
+/// Byte-level BPE vocabularies store every byte as a printable code point:
+/// bytes that are already printable (and not a space) map to themselves, the
+/// rest to U+0100 upwards in order (space 0x20 becomes "Ġ" U+0120, newline "Ċ").
 
 #include <array>
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 namespace nnsight {
 
+/// The byte <-> code point table of byte-level BPE vocabularies (one shared instance).
 class ByteUnicodeTable {
  public:
   /// The shared table (built once).

@@ -1,8 +1,9 @@
 #pragma once
-// GPT-2 BPE from its two classic files: a JSON vocabulary (vocab.json or
-// OpenAI's encoder.json: token -> id) and a merges list (merges.txt or
-// vocab.bpe: "#version" header, then one "left right" pair per line in rank
-// order). Same formats under both names.
+/// @file
+/// GPT-2 BPE from its two classic files: a JSON vocabulary (vocab.json or
+/// OpenAI's encoder.json: token -> id) and a merges list (merges.txt or
+/// vocab.bpe: "#version" header, then one "left right" pair per line in rank
+/// order). Same formats under both names.
 
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@ namespace nnsight {
 /// that is missing or malformed.
 ByteLevelBpeData read_gpt2_bpe_data(const std::string& vocab_path, const std::string& merges_path);
 
+/// A tokenizer for the two files (see read_gpt2_bpe_data).
 std::unique_ptr<ByteLevelBpeTokenizer> load_gpt2_bpe_files(const std::string& vocab_path,
                                                            const std::string& merges_path);
 

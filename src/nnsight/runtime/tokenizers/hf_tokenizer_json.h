@@ -1,12 +1,13 @@
 #pragma once
-// Hugging Face tokenizer.json (model.type "BPE") -> a Tokenizer.
-//
-// Byte-level BPE (GPT-2, Llama 3, Qwen: a ByteLevel pre-tokenizer/decoder)
-// becomes a ByteLevelBpeTokenizer; SentencePiece-style BPE (Llama 1/2,
-// Mistral: byte_fallback, "▁" via a Prepend/Replace normalizer or a Metaspace
-// pre-tokenizer) a SentencePieceBpeTokenizer. BOS/EOS come from
-// tokenizer_config.json / special_tokens_map.json next to the file when
-// present, else from the post-processor template and well-known token names.
+/// @file
+/// Hugging Face tokenizer.json (model.type "BPE") -> a Tokenizer.
+///
+/// Byte-level BPE (GPT-2, Llama 3, Qwen: a ByteLevel pre-tokenizer/decoder)
+/// becomes a ByteLevelBpeTokenizer; SentencePiece-style BPE (Llama 1/2,
+/// Mistral: byte_fallback, "▁" via a Prepend/Replace normalizer or a Metaspace
+/// pre-tokenizer) a SentencePieceBpeTokenizer. BOS/EOS come from
+/// tokenizer_config.json / special_tokens_map.json next to the file when
+/// present, else from the post-processor template and well-known token names.
 
 #include <nlohmann/json.hpp>
 

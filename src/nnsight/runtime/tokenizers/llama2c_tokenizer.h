@@ -1,12 +1,13 @@
 #pragma once
-// llama2.c tokenizer files (tok512.bin, tokenizer.bin).
-//
-// Format: int32 max_token_length, then per token: float32 score, int32 length,
-// `length` bytes. Spaces are stored as " " (not "▁"); ids 0/1/2 are
-// <unk>/BOS/EOS and ids 3..258 the byte tokens <0x00>..<0xFF>. The returned
-// tokenizer encodes and decodes exactly as llama2.c's run.c: a " " dummy prefix
-// for non-empty text, byte fallback to id byte+3, merges by highest score, and
-// decode strips the leading space of the first piece after BOS.
+/// @file
+/// llama2.c tokenizer files (tok512.bin, tokenizer.bin).
+///
+/// Format: int32 max_token_length, then per token: float32 score, int32 length,
+/// `length` bytes. Spaces are stored as " " (not "▁"); ids 0/1/2 are
+/// `<unk>`/BOS/EOS and ids 3..258 the byte tokens `<0x00>`..`<0xFF>`. The returned
+/// tokenizer encodes and decodes exactly as llama2.c's run.c: a " " dummy prefix
+/// for non-empty text, byte fallback to id byte+3, merges by highest score, and
+/// decode strips the leading space of the first piece after BOS.
 
 #include <memory>
 #include <string>

@@ -1,6 +1,7 @@
 #pragma once
-// RegexSplitter: pre-tokenisation by a PCRE2 regex (UTF-8 + Unicode properties,
-// JIT-compiled when available), e.g. GPT-2's word/number/punctuation split.
+/// @file
+/// RegexSplitter: pre-tokenisation by a PCRE2 regex (UTF-8 + Unicode properties,
+/// JIT-compiled when available), e.g. GPT-2's word/number/punctuation split.
 
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 
 namespace nnsight {
 
+/// Splits text into pre-tokens with one compiled regex; split() may run on several threads at once.
 class RegexSplitter {
  public:
   /// GPT-2's pre-tokeniser pattern (also used by most byte-level BPE models).

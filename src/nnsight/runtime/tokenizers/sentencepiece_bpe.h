@@ -1,14 +1,15 @@
 #pragma once
-// SentencePieceBpeTokenizer: SentencePiece-style BPE with byte fallback
-// (Llama tokenizer.json, GGUF "llama" vocabularies, llama2.c tok*.bin).
-//
-// encode: cut out added tokens; in each remaining segment replace spaces by
-// the space symbol ("▁") and prepend one; split into UTF-8 characters, turning
-// characters missing from the vocabulary into <0xNN> byte tokens; then merge
-// adjacent pairs either by merge rank (tokenizer.json "merges") or, without
-// merges, by the highest score of the merged piece (SentencePiece / llama2.c).
-// decode: the space symbol becomes " ", byte tokens become raw bytes, and the
-// space that encode prepended is dropped from the first piece of the text.
+/// @file
+/// SentencePieceBpeTokenizer: SentencePiece-style BPE with byte fallback
+/// (Llama tokenizer.json, GGUF "llama" vocabularies, llama2.c tok*.bin).
+///
+/// encode: cut out added tokens; in each remaining segment replace spaces by
+/// the space symbol ("▁") and prepend one; split into UTF-8 characters, turning
+/// characters missing from the vocabulary into <0xNN> byte tokens; then merge
+/// adjacent pairs either by merge rank (tokenizer.json "merges") or, without
+/// merges, by the highest score of the merged piece (SentencePiece / llama2.c).
+/// decode: the space symbol becomes " ", byte tokens become raw bytes, and the
+/// space that encode prepended is dropped from the first piece of the text.
 
 #include <array>
 #include <string>
@@ -34,6 +35,7 @@ enum class TokenType : int32_t {
   kByte = 6
 };
 
+/// Everything a SentencePieceBpeTokenizer is built from, whatever file it came from.
 struct SentencePieceBpeData {
   /// id -> piece ("▁the", "<0x0A>", "<s>").
   std::vector<std::string> tokens;
@@ -57,13 +59,18 @@ struct SentencePieceBpeData {
   bool byte_fallback = true;  ///< unknown characters -> <0xNN> tokens (else unk_id)
   /// Byte -> token id for byte fallback; when empty, looked up as "<0xNN>".
   std::vector<int32_t> byte_token_ids;
+  /// Special token ids; -1 = none (pad_id -1: padding uses eos_id).
+  ///@{
   int64_t unk_id = -1, bos_id = -1, eos_id = -1, pad_id = -1;
-  bool add_bos = true;
+  ///@}
+  bool add_bos = true;              ///< encode(text, add_bos=true) prepends bos_id (when there is one)
   bool strip_leading_space = true;  ///< decode drops the prepended space of the first piece
 };
 
+/// SentencePiece-style BPE with byte fallback (see the file comment).
 class SentencePieceBpeTokenizer : public Tokenizer {
  public:
+  /// @param data   the vocabulary, scores or merges, and settings
   /// @param source where the data came from (file path), used in error messages.
   SentencePieceBpeTokenizer(SentencePieceBpeData data, std::string source);
 

@@ -1,9 +1,10 @@
 #pragma once
-// TextStream: incremental detokenisation for streaming generation.
-//
-// Feed token ids one at a time; each push() returns only complete UTF-8 text,
-// holding back a multi-byte character until all its bytes (which byte-level
-// and byte-fallback tokenizers spread over several tokens) have arrived.
+/// @file
+/// TextStream: incremental detokenisation for streaming generation.
+///
+/// Feed token ids one at a time; each push() returns only complete UTF-8 text,
+/// holding back a multi-byte character until all its bytes (which byte-level
+/// and byte-fallback tokenizers spread over several tokens) have arrived.
 
 #include <cstdint>
 #include <string>
@@ -12,8 +13,11 @@
 
 namespace nnsight {
 
+/// Streams the text of token ids pushed one at a time (see the file comment).
 class TextStream {
  public:
+  /// @param tokenizer    decodes the pieces (must outlive the stream)
+  /// @param skip_special special tokens give no text (as Tokenizer::decode)
   /// @param previous_id the token before the first one pushed (e.g. the last
   ///        prompt token when streaming only generated text), -1 at text start.
   ///        It decides context-dependent decoding such as the leading space.

@@ -1,9 +1,10 @@
 #pragma once
-// Tokenizer: text <-> token ids, for every tokenizer family we load.
-//
-// Implementations: ByteLevelBpeTokenizer (GPT-2 family), SentencePieceBpeTokenizer
-// (Llama tokenizer.json, GGUF "llama" vocabularies, llama2.c tok*.bin).
-// Use load_tokenizer() (tokenizer_loader.h) to get one from files.
+/// @file
+/// Tokenizer: text <-> token ids, for every tokenizer family we load.
+///
+/// Implementations: ByteLevelBpeTokenizer (GPT-2 family), SentencePieceBpeTokenizer
+/// (Llama tokenizer.json, GGUF "llama" vocabularies, llama2.c tok*.bin).
+/// Use load_tokenizer() (tokenizer_loader.h) to get one from files.
 
 #include <cstdint>
 #include <memory>
@@ -13,6 +14,7 @@
 
 namespace nnsight {
 
+/// The interface of every tokenizer: encode, decode (also piece by piece) and the special ids.
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -44,10 +46,10 @@ class Tokenizer {
   /// decode() drops when skip_special.
   virtual bool is_special(int64_t id) const = 0;
 
-  virtual int64_t vocab_size() const = 0;
-  virtual int64_t bos_id() const = 0;  ///< -1 if none
-  virtual int64_t eos_id() const = 0;  ///< -1 if none
-  virtual int64_t pad_id() const { return eos_id(); }
+  virtual int64_t vocab_size() const = 0;              ///< number of ids (including unused ones)
+  virtual int64_t bos_id() const = 0;                  ///< -1 if none
+  virtual int64_t eos_id() const = 0;                  ///< -1 if none
+  virtual int64_t pad_id() const { return eos_id(); }  ///< the id batches are padded with; EOS unless set
 
   /// Whether encode(text, add_bos=true) prepends bos_id().
   virtual bool adds_bos() const = 0;

@@ -1,7 +1,8 @@
 #pragma once
-// File helpers shared by the tokenizer loaders: reading files and JSON with
-// errors that name the file, and the special-token settings Hugging Face keeps
-// next to the vocabulary (tokenizer_config.json, special_tokens_map.json).
+/// @file
+/// File helpers shared by the tokenizer loaders: reading files and JSON with
+/// errors that name the file, and the special-token settings Hugging Face keeps
+/// next to the vocabulary (tokenizer_config.json, special_tokens_map.json).
 
 #include <nlohmann/json.hpp>
 
@@ -28,9 +29,12 @@ std::string folder_of(const std::string& path);
 
 /// Special-token settings found next to a vocabulary (all optional).
 struct SpecialTokenConfig {
-  std::string bos, eos, pad, unk;  ///< token contents ("" = not given)
-  std::optional<bool> add_bos;     ///< tokenizer_config.json add_bos_token
-  std::vector<AddedToken> added;   ///< tokenizer_config.json added_tokens_decoder
+  /// Token contents ("" = not given).
+  ///@{
+  std::string bos, eos, pad, unk;
+  ///@}
+  std::optional<bool> add_bos;    ///< tokenizer_config.json add_bos_token
+  std::vector<AddedToken> added;  ///< tokenizer_config.json added_tokens_decoder
 };
 
 /// Reads tokenizer_config.json and special_tokens_map.json from `folder` when

@@ -1,5 +1,6 @@
 #pragma once
-// Small UTF-8 helpers shared by the tokenizers and the streaming decoder.
+/// @file
+/// Small UTF-8 helpers shared by the tokenizers and the streaming decoder.
 
 #include <cstddef>
 #include <cstdint>

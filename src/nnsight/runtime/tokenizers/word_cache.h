@@ -1,6 +1,7 @@
 #pragma once
-// WordCache: thread-safe memo of pre-token -> BPE ids. Natural text repeats a
-// small set of words, so most words skip the merge loop entirely.
+/// @file
+/// WordCache: thread-safe memo of pre-token -> BPE ids. Natural text repeats a
+/// small set of words, so most words skip the merge loop entirely.
 
 #include <cstdint>
 #include <mutex>
@@ -12,6 +13,7 @@
 
 namespace nnsight {
 
+/// Pre-token -> BPE ids memo shared by a tokenizer's threads (one mutex; bounded size).
 class WordCache {
  public:
   /// Words longer than this are never cached (they rarely repeat).
@@ -22,6 +24,7 @@ class WordCache {
   /// Appends the cached ids of `word` to `out` and returns true, or returns false.
   bool lookup(std::string_view word, std::vector<int64_t>& out) const;
 
+  /// Remembers `ids` for `word` (unless the word is longer than kMaxWordBytes).
   void store(std::string_view word, const std::vector<int32_t>& ids);
 
  private:
