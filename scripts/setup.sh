@@ -7,7 +7,7 @@
 #   scripts/setup.sh deps   # install only
 #
 # Environment: BUILD_DIR (default build), NNSIGHT_MODELS_DIR (default ../shared/models),
-# NNSIGHT_SANITIZE=1 for an ASan+UBSan build.
+# NNSIGHT_SANITIZE=1 for an ASan+UBSan build (clang, with the fuzz targets).
 set -euo pipefail
 
 mode="${1:-demo}"
@@ -29,6 +29,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy python3-jsonschema
   chromium doxygen
+  clang-16 libclang-rt-16-dev libomp-16-dev
 )
 
 install_deps() {
@@ -53,8 +54,11 @@ install_deps() {
 
 build() {
   local extra=()
-  # The sanitizer build skips the benchmarks: they are not run under ASan.
-  if [ "${NNSIGHT_SANITIZE:-0}" = "1" ]; then extra+=(-DNNSIGHT_SANITIZE=ON -DNNSIGHT_BUILD_BENCH=OFF); fi
+  # The sanitizer build skips the benchmarks: they are not run under ASan. It uses clang, so the
+  # same build also makes the libFuzzer targets (fuzz/, scripts/fuzz.sh); clang 16 for std::source_location.
+  if [ "${NNSIGHT_SANITIZE:-0}" = "1" ]; then
+    extra+=(-DNNSIGHT_SANITIZE=ON -DNNSIGHT_BUILD_BENCH=OFF -DCMAKE_CXX_COMPILER=clang++-16)
+  fi
   cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DNNSIGHT_MODELS_DIR="$models_dir" "${extra[@]}" >/dev/null
   # Each LibTorch TU needs 0.3-1.2 GB; one job per core is safe on 2 cores / 24 GB.

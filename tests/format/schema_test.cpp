@@ -19,7 +19,8 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-fs::path repo_root() { return fs::path(__FILE__).parent_path().parent_path().parent_path(); }
+// The source tree from the build (not __FILE__, which ccache may make relative with CCACHE_BASEDIR).
+fs::path repo_root() { return fs::path(NNSIGHT_SOURCE_DIR); }
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p);

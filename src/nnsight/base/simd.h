@@ -13,8 +13,10 @@
 
 // GCC 12 reports its own _mm*_undefined_* placeholders (inlined from the
 // conversion and reduction intrinsics) as uninitialized; they are never read.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 
 #define NNSIGHT_AVX512 __attribute__((target("avx512f,avx512bw")))
 #define NNSIGHT_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))

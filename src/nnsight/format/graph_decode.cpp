@@ -51,7 +51,8 @@ std::string kind_list() {
 }
 
 void check_fields(const json& obj, const JsonPath& at, const std::vector<const char*>& allowed, const char* what) {
-  for (const auto& [key, unused] : obj.items()) {
+  for (const auto& item : obj.items()) {
+    const std::string& key = item.key();  // not a structured binding: clang -fopenmp cannot capture those
     if (std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) continue;
     std::string list;
     for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);

@@ -14,7 +14,7 @@
 namespace nnsight {
 
 RotaryEmbedding::RotaryEmbedding(std::string type_name, int64_t head_dim, double theta, RopeStyle style)
-    : Module(std::move(type_name)), head_dim_(head_dim), style_(style) {
+    : Module(std::move(type_name)), style_(style) {
   // inv_freq[i] = theta^(-2i/D), computed in double and rounded once to float32.
   at::Tensor exponents = at::arange(0, head_dim, 2, at::TensorOptions().dtype(at::kDouble)) / double(head_dim);
   inv_freq_ = at::reciprocal(at::pow(theta, exponents)).to(at::kFloat);

@@ -40,11 +40,17 @@ ByteLevelBpeData read_gpt2_bpe_data(const std::string& vocab_path, const std::st
   std::unordered_map<std::string, int64_t> ids;
   try {
     int64_t size = 0;
-    for (const auto& [piece, id] : vocab.items()) size = std::max<int64_t>(size, id.get<int64_t>() + 1);
+    const auto limit = static_cast<int64_t>(vocab.size()) + kMaxTokenIdGap;
+    for (const auto& [piece, id] : vocab.items()) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= limit)
+        throw Error("token '" + piece.substr(0, 64) + "' has id " + id.dump().substr(0, 32) +
+                        ", not an integer in [0, " + std::to_string(limit) + ")",
+                    "file " + vocab_path, "pass vocab.json / encoder.json");
+      size = std::max<int64_t>(size, id.get<int64_t>() + 1);
+    }
     d.tokens.resize(size);
     for (const auto& [piece, id] : vocab.items()) {
       auto i = id.get<int64_t>();
-      if (i < 0) throw Error("negative id for token '" + piece + "'", "file " + vocab_path);
       d.tokens[i] = piece;
       ids.try_emplace(piece, i);
     }

@@ -43,9 +43,14 @@ void read_vocab_and_merges(const json& model, CommonParts& p) {
   std::vector<std::pair<const std::string*, int64_t>> entries;
   entries.reserve(vocab.size());
   int64_t size = 0;
+  const auto limit = static_cast<int64_t>(vocab.size()) + kMaxTokenIdGap;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    if (!it.value().is_number_integer())
+      throw std::runtime_error("the id of token '" + it.key().substr(0, 64) + "' is not an integer");
     auto id = it.value().get<int64_t>();
-    if (id < 0) throw std::runtime_error("negative id for token '" + it.key() + "'");
+    if (id < 0 || id >= limit)
+      throw std::runtime_error("token '" + it.key().substr(0, 64) + "' has id " + std::to_string(id) +
+                               ", outside [0, " + std::to_string(limit) + ")");
     entries.emplace_back(&it.key(), id);
     size = std::max(size, id + 1);
   }
@@ -70,6 +75,7 @@ void read_added_tokens(const json& j, CommonParts& p) {
   if (!j.contains("added_tokens") || !j.at("added_tokens").is_array()) return;
   for (const auto& t : j.at("added_tokens")) {
     AddedToken a;
+    if (!t.at("id").is_number_integer()) throw std::runtime_error("an added token's id is not an integer");
     a.id = t.at("id").get<int64_t>();
     a.content = t.at("content").get<std::string>();
     a.special = t.value("special", false);

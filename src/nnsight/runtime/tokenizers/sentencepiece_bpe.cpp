@@ -46,8 +46,13 @@ SentencePieceBpeTokenizer::SentencePieceBpeTokenizer(SentencePieceBpeData data, 
       source_(std::move(source)) {
   if (tokens_.empty()) throw Error("tokenizer vocabulary is empty", source_, "check the tokenizer file");
   if (space_symbol_.empty()) throw Error("tokenizer space symbol is empty", source_);
+  const auto listed = static_cast<int64_t>(tokens_.size() + data.added_tokens.size());
   for (const auto& t : data.added_tokens) {
     if (t.id < 0) throw Error("added token '" + t.content + "' has a negative id", source_);
+    if (t.id >= listed + kMaxTokenIdGap)
+      throw Error("added token '" + t.content.substr(0, 64) + "' has id " + std::to_string(t.id) +
+                      ", far beyond the vocabulary of " + std::to_string(tokens_.size()) + " tokens",
+                  source_, "the tokenizer file is corrupt");
     if (t.id >= static_cast<int64_t>(tokens_.size())) tokens_.resize(t.id + 1);
     if (tokens_[t.id].empty()) tokens_[t.id] = t.content;
   }
