@@ -27,15 +27,12 @@ using examples::piece;
 int main(int argc, char** argv) try {
   LanguageModel model = examples::load_stories260k(examples::models_dir(argc, argv));
   const int64_t layers = model.config().num_layers;
-  const std::string clean = argc > 3 ? argv[2] : "Lily had a cat. Lily loved her";
-  const std::string corrupt = argc > 3 ? argv[3] : "Lily had a dog. Lily loved her";
-  const std::vector<int64_t> clean_ids = model.tokenize(clean);
-  const std::vector<int64_t> corrupt_ids = model.tokenize(corrupt);
-  if (clean_ids.size() != corrupt_ids.size()) {
-    std::fprintf(stderr, "the two prompts must have as many tokens (%zu vs %zu)\n", clean_ids.size(),
-                 corrupt_ids.size());
-    return 1;
-  }
+  const examples::PromptPair prompts =
+      examples::prompt_pair(model, argc, argv, "Lily had a cat. Lily loved her", "Lily had a dog. Lily loved her");
+  const std::string& clean = prompts.clean;
+  const std::string& corrupt = prompts.corrupt;
+  const std::vector<int64_t>& clean_ids = prompts.clean_ids;
+  const std::vector<int64_t>& corrupt_ids = prompts.corrupt_ids;
   const auto positions = static_cast<int64_t>(clean_ids.size());
 
   // The answers: each prompt's own top next token.

@@ -39,15 +39,13 @@ int main(int argc, char** argv) try {
   LanguageModel model = examples::load_stories260k(examples::models_dir(argc, argv));
   const int64_t layers = model.config().num_layers;
 
-  const std::string clean = argc > 3 ? argv[2] : "Tom and Sam went to the park. Tom gave the ball to";
-  const std::string corrupt = argc > 3 ? argv[3] : "Tom and Sam went to the park. Sam gave the ball to";
-  const std::vector<int64_t> clean_ids = model.tokenize(clean);
-  const std::vector<int64_t> corrupt_ids = model.tokenize(corrupt);
-  if (clean_ids.size() != corrupt_ids.size()) {
-    std::fprintf(stderr, "the two prompts must have as many tokens (%zu vs %zu)\n", clean_ids.size(),
-                 corrupt_ids.size());
-    return 1;
-  }
+  const examples::PromptPair prompts =
+      examples::prompt_pair(model, argc, argv, "Tom and Sam went to the park. Tom gave the ball to",
+                            "Tom and Sam went to the park. Sam gave the ball to");
+  const std::string& clean = prompts.clean;
+  const std::string& corrupt = prompts.corrupt;
+  const std::vector<int64_t>& clean_ids = prompts.clean_ids;
+  const std::vector<int64_t>& corrupt_ids = prompts.corrupt_ids;
 
   // Indirect object identification: after "Tom and Sam ... Tom gave the ball to" the answer is the
   // other name, Sam; the corrupted prompt repeats the other name instead. The first position where the

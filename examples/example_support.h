@@ -9,7 +9,9 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "nnsight/api/nnsight.h"
 #include "nnsight/base/backend.h"
@@ -43,6 +45,25 @@ inline std::string token(const LanguageModel& model, const at::Tensor& id) { ret
 inline std::string column_label(const LanguageModel& model, int64_t id, std::size_t width) {
   const std::string text = model.tokenizer().decode({id});
   return text.empty() ? "<s>" : text.substr(0, width);
+}
+
+/// A clean and a corrupted prompt of equal token count, for patching: argv[2] and argv[3] when both are
+/// given, else the defaults.
+struct PromptPair {
+  std::string clean, corrupt;
+  std::vector<int64_t> clean_ids, corrupt_ids;
+};
+inline PromptPair prompt_pair(const LanguageModel& model, int argc, char** argv, std::string clean,
+                              std::string corrupt) {
+  if (argc > 3) {
+    clean = argv[2];
+    corrupt = argv[3];
+  }
+  PromptPair pair{clean, corrupt, model.tokenize(clean), model.tokenize(corrupt)};
+  if (pair.clean_ids.size() != pair.corrupt_ids.size())
+    throw std::runtime_error("the two prompts must have as many tokens (" + std::to_string(pair.clean_ids.size()) +
+                             " vs " + std::to_string(pair.corrupt_ids.size()) + ")");
+  return pair;
 }
 
 }  // namespace nnsight::examples

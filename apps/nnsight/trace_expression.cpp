@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "nnsight/api/envoy.h"
+#include "nnsight/base/edit_distance.h"
 
 namespace nnsight::cli {
 namespace {
@@ -261,27 +262,11 @@ class Parser {
   std::size_t pos_ = 0;
 };
 
-/// Levenshtein distance (paths are short).
-std::size_t distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string close_matches(Module& root, const std::string& wanted) {
   std::vector<std::pair<std::size_t, std::string>> scored;
   for (Module* m : root.modules()) {
     if (m->path().empty()) continue;
-    const std::size_t d = distance(m->path(), wanted);
+    const std::size_t d = edit_distance(m->path(), wanted);
     if (d <= std::max<std::size_t>(2, wanted.size() / 4)) scored.emplace_back(d, m->path());
   }
   std::sort(scored.begin(), scored.end());

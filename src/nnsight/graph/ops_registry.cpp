@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "nnsight/base/edit_distance.h"
 #include "nnsight/base/error.h"
 #include "nnsight/graph/ops.h"
 
@@ -28,21 +29,6 @@ struct Registry {
 const Registry& registry() {
   static const Registry r;
   return r;
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
 }
 
 const char* ordinal_kind(const Value& v) { return Value::kind_name(v.kind()); }
