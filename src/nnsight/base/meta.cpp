@@ -10,8 +10,6 @@ at::Tensor to_meta(const at::Tensor& t) {
 }
 
 Value to_meta(const Value& v) {
-  if (v.is_tensor()) return Value(to_meta(v.as_tensor()));
-  if (!v.is_sequence() && v.kind() != Value::Kind::Dict) return v;
   return map_tensors(v, [](const at::Tensor& t) { return to_meta(t); });
 }
 
