@@ -32,6 +32,15 @@ float dot_tail(const T* row, const T* x, int64_t from, int64_t in) {
   return sum;
 }
 
+// How far ahead of each weight stream the kernels ask for cache lines. The
+// hardware prefetcher stops at every 4 KB page; without software prefetches a
+// cold product streamed ~20 % below copy bandwidth (docs/benchmarks.md).
+constexpr int64_t kPrefetchBytes = 2048;
+
+NNSIGHT_AVX512 inline void prefetch_ahead(const void* p) {
+  _mm_prefetch(static_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
+}
+
 // y[o] = <W[o, :], x> for rows [o0, o1) of a row-major W. Four rows from four
 // quarters of the range at a time: four independent sequential streams keep
 // more cache-line fetches in flight than one. (A macro: the fp32 and bf16
@@ -49,7 +58,10 @@ float dot_tail(const T* row, const T* x, int64_t from, int64_t in) {
         acc[k] = _mm512_setzero_ps();                                                                                  \
       }                                                                                                                \
       for (int64_t i = 0; i < main; i += step)                                                                         \
-        for (int k = 0; k < 4; ++k) acc[k] = dot_step(acc[k], rows[k] + i, x + i);                                     \
+        for (int k = 0; k < 4; ++k) {                                                                                  \
+          prefetch_ahead(rows[k] + i);                                                                                 \
+          acc[k] = dot_step(acc[k], rows[k] + i, x + i);                                                               \
+        }                                                                                                              \
       for (int k = 0; k < 4; ++k) y[o0 + k * quarter + j] = simd::reduce_add(acc[k]) + dot_tail(rows[k], x, main, in); \
     }                                                                                                                  \
     for (int64_t o = o0 + 4 * quarter; o < o1; ++o) {                                                                  \
