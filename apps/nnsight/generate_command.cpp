@@ -5,10 +5,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "nnsight/base/backend.h"
-#include "nnsight/base/error.h"
+#include "model_args.h"
 #include "nnsight/runtime/generation/generate.h"
-#include "nnsight/runtime/model_loader.h"
 #include "nnsight/runtime/tokenizers/text_stream.h"
 #include "progress.h"
 
@@ -16,30 +14,19 @@ namespace nnsight::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model;
-  std::string tokenizer;
+  ModelArgs model;
   std::string prompt;
-  std::string dtype = "fp32";
   int64_t max_new_tokens = 64;
   double temperature = 0.0;
   int64_t top_k = 0;
   double top_p = 1.0;
   uint64_t seed = 0;
-  int threads = 0;
 };
 
 void run_generate(const GenerateArgs& args) {
-  init_backend(args.threads);
-  LoadOptions load;
-  load.tokenizer_path = args.tokenizer;
-  load.dtype = parse_dtype(args.dtype);
-  LoadedModel lm = load_model(args.model, load);
+  LoadedModel lm = load_causal_lm(args.model);
   const Tokenizer& tok = *lm.tokenizer;
-
-  std::vector<int64_t> prompt = tok.encode(args.prompt, /*add_bos=*/true);
-  if (prompt.empty())
-    throw Error("the prompt encodes to no tokens and the tokenizer adds no BOS", "--prompt",
-                "give a non-empty --prompt");
+  const std::vector<int64_t> prompt = prompt_tokens(tok, args.prompt);
   GenerateOptions options;
   options.max_new_tokens = args.max_new_tokens;
   options.temperature = args.temperature;
@@ -65,9 +52,8 @@ void run_generate(const GenerateArgs& args) {
 void add_generate_command(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt, streamed to stdout (prompt included)");
-  cmd->add_option("--model,-m", args->model, "Model: Hugging Face folder, .gguf file, or llama2.c .bin")->required();
+  add_model_options(*cmd, args->model);
   cmd->add_option("--prompt,-p", args->prompt, "Prompt text")->required();
-  cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer file or folder (needed for llama2.c .bin files)");
   cmd->add_option("--max-new-tokens,-n", args->max_new_tokens, "Tokens to generate")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
@@ -81,10 +67,6 @@ void add_generate_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--seed", args->seed, "Random seed for sampling")->capture_default_str();
-  cmd->add_option("--dtype", args->dtype, "Compute dtype: fp32 or bf16")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16", "float32", "bfloat16"}));
-  cmd->add_option("--threads", args->threads, "Intra-op threads; 0 = all available cores")->capture_default_str();
   cmd->callback([args] { run_generate(*args); });
 }
 

@@ -8,24 +8,14 @@
 #include <set>
 
 #include "commands.h"
-#include "nnsight/base/backend.h"
+#include "model_args.h"
 #include "nnsight/base/value.h"
-#include "nnsight/runtime/model_loader.h"
 
 namespace nnsight::cli {
 namespace {
 
-struct InspectArgs {
-  std::string model;
-  std::string tokenizer;
-};
-
-void run_inspect(const InspectArgs& args) {
-  init_backend();
-  LoadOptions load;
-  load.tokenizer_path = args.tokenizer;
-  load.require_tokenizer = false;
-  LoadedModel lm = load_model(args.model, load);
+void run_inspect(const ModelArgs& args) {
+  LoadedModel lm = load_causal_lm(args);
   const ModelConfig& c = lm.model->config();
 
   // Tied weights (lm_head = embedding) are one tensor: count storage once.
@@ -33,7 +23,7 @@ void run_inspect(const InspectArgs& args) {
   std::set<const void*> seen;
   for (const auto& [name, t] : lm.model->named_parameters())
     if (seen.insert(t.data_ptr()).second) total += t.numel();
-  std::cout << lm.model->type_name() << " from " << args.model << "\n"
+  std::cout << lm.model->type_name() << " from " << args.path << "\n"
             << "  " << c.model_type << ": " << c.num_layers << " layers, hidden " << c.hidden_size << ", "
             << c.num_heads << " heads (" << c.num_kv_heads << " kv), vocab " << c.vocab_size << ", " << total
             << " parameters, " << (c.dtype == at::kBFloat16 ? "bf16" : "fp32") << "\n";
@@ -57,10 +47,9 @@ void run_inspect(const InspectArgs& args) {
 }  // namespace
 
 void add_inspect_command(CLI::App& app) {
-  auto args = std::make_shared<InspectArgs>();
+  auto args = std::make_shared<ModelArgs>();
   CLI::App* cmd = app.add_subcommand("inspect", "Print the module tree: path, type, parameter shapes");
-  cmd->add_option("--model,-m", args->model, "Model: Hugging Face folder, .gguf file, or llama2.c .bin")->required();
-  cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer file (optional; shown when found)");
+  add_model_options(*cmd, *args, TokenizerUse::Optional);
   cmd->callback([args] { run_inspect(*args); });
 }
 

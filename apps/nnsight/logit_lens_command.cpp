@@ -13,8 +13,8 @@
 
 #include "commands.h"
 #include "heatmap_render.h"
+#include "model_args.h"
 #include "nnsight/api/nnsight.h"
-#include "nnsight/base/backend.h"
 #include "nnsight/base/error.h"
 
 namespace nnsight::cli {
@@ -23,13 +23,10 @@ namespace {
 constexpr int64_t kTopK = 5;
 
 struct LogitLensArgs {
-  std::string model;
-  std::string tokenizer;
+  ModelArgs model;
   std::string prompt;
   std::string out;
-  std::string dtype = "fp32";
   std::string layers;
-  int threads = 0;
 };
 
 /// Python's `a:b` (either end optional, negative counts from the end) or a
@@ -106,16 +103,9 @@ OutputFormat format_of(const std::string& path) {
 
 void run_logit_lens(const LogitLensArgs& args) {
   const OutputFormat format = format_of(args.out);  // before the slow load
-  init_backend(args.threads);
-  LoadOptions load;
-  load.tokenizer_path = args.tokenizer;
-  load.dtype = parse_dtype(args.dtype);
-  LanguageModel model = LanguageModel::load(args.model, load);
+  LanguageModel model = load_language_model(args.model);
   const Tokenizer& tok = model.tokenizer();
-  const std::vector<int64_t> ids = model.tokenize(args.prompt);
-  if (ids.empty())
-    throw Error("the prompt encodes to no tokens and the tokenizer adds no BOS", "--prompt",
-                "give a non-empty --prompt");
+  const std::vector<int64_t> ids = prompt_tokens(tok, args.prompt);
 
   // The module paths come from the model's own structure (transformer.h.N / transformer.ln_f for
   // GPT-2, model.layers.N / model.norm for Llama-family models).
@@ -162,15 +152,10 @@ void add_logit_lens_command(CLI::App& app) {
   auto args = std::make_shared<LogitLensArgs>();
   CLI::App* cmd = app.add_subcommand(
       "logit-lens", "Render each layer's next-token guess at every position (final norm + unembedding) as a heatmap");
-  cmd->add_option("--model,-m", args->model, "Model: Hugging Face folder, .gguf file, or llama2.c .bin")->required();
+  add_model_options(*cmd, args->model);
   cmd->add_option("--prompt,-p", args->prompt, "Prompt text")->required();
   cmd->add_option("--out,-o", args->out, "Output file: *.html (self-contained page) or *.svg")->required();
-  cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer file or folder (needed for llama2.c .bin files)");
-  cmd->add_option("--dtype", args->dtype, "Compute dtype: fp32 or bf16")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16", "float32", "bfloat16"}));
   cmd->add_option("--layers", args->layers, "Layers to show, a:b (half-open, Python-style) or n; default all");
-  cmd->add_option("--threads", args->threads, "Intra-op threads; 0 = all available cores")->capture_default_str();
   cmd->callback([args] { run_logit_lens(*args); });
 }
 

@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "commands.h"
+#include "model_args.h"
 #include "nnsight/api/document_runner.h"
-#include "nnsight/base/backend.h"
 #include "nnsight/base/error.h"
 #include "nnsight/server/results.h"
 #include "nnsight/server/trace_request.h"
@@ -20,13 +20,10 @@ namespace {
 
 struct RunArgs {
   std::string graph;
-  std::string model;
-  std::string tokenizer;
+  ModelArgs model;
   std::string tensors;
   std::string out;
   bool json = false;
-  std::string dtype = "fp32";
-  int threads = 0;
 };
 
 std::string read_file(const std::string& path) {
@@ -45,7 +42,6 @@ std::string describe(const Value& v) {
 }
 
 void run_graph(const RunArgs& args) {
-  init_backend(args.threads);
   const format::DecodeLimits limits;
   format::TensorBlob tensors;
   if (!args.tensors.empty()) tensors = format::TensorBlob::load(args.tensors, limits);
@@ -56,10 +52,7 @@ void run_graph(const RunArgs& args) {
       throw e.with_context("graph file " + args.graph);
     }
   }();
-  LoadOptions load;
-  load.tokenizer_path = args.tokenizer;
-  load.dtype = parse_dtype(args.dtype);
-  LanguageModel model = LanguageModel::load(args.model, load);
+  LanguageModel model = load_language_model(args.model);
 
   // Long runs show their elapsed time on stderr when it is a terminal.
   Progress progress(Progress::terminal(), "running graph");
@@ -89,15 +82,10 @@ void add_run_command(CLI::App& app) {
       "run", "Run a graph JSON document on a model; write its saved values (safetensors) or print them (JSON)");
   cmd->add_option("graph", args->graph, "Graph document (docs/graph-format.md) or trace request {graph, outputs}")
       ->required();
-  cmd->add_option("--model,-m", args->model, "Model: Hugging Face folder, .gguf file, or llama2.c .bin")->required();
-  cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer file or folder (needed for llama2.c .bin files)");
+  add_model_options(*cmd, args->model);
   cmd->add_option("--tensors", args->tensors, "Safetensors file with the graph's attached tensors (\"blob\" names)");
   cmd->add_option("--out,-o", args->out, "Write the saved values to this safetensors file");
   cmd->add_flag("--json", args->json, "Print the saved values (and print-node lines) as one JSON object");
-  cmd->add_option("--dtype", args->dtype, "Compute dtype: fp32 or bf16")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16", "float32", "bfloat16"}));
-  cmd->add_option("--threads", args->threads, "Intra-op threads; 0 = all available cores")->capture_default_str();
   cmd->callback([args] { run_graph(*args); });
 }
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "model_args.h"
 #include "nnsight/base/backend.h"
 #include "nnsight/base/error.h"
 #include "nnsight/server/server.h"
@@ -121,7 +122,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--http-threads", args->http_threads, "Connection threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
-  cmd->add_option("--threads", args->threads, "Intra-op threads; 0 = all available cores")->capture_default_str();
+  add_threads_option(*cmd, args->threads);
   cmd->callback([args] { serve(*args); });
 }
 

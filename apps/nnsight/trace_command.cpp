@@ -18,9 +18,9 @@
 #include <set>
 
 #include "commands.h"
+#include "model_args.h"
 #include "module_order.h"
 #include "nnsight/api/nnsight.h"
-#include "nnsight/base/backend.h"
 #include "nnsight/graph/graph.h"
 #include "nnsight/runtime/tokenizers/text_stream.h"
 #include "progress.h"
@@ -31,15 +31,12 @@ namespace nnsight::cli {
 namespace {
 
 struct TraceArgs {
-  std::string model;
-  std::string tokenizer;
+  ModelArgs model;
   std::string prompt;
-  std::string dtype = "fp32";
   std::vector<std::string> saves, sets, scales, adds, patches;
   std::string patch_from;
   std::string out;
   int64_t generate = 0;
-  int threads = 0;
 };
 
 /// One option as an operation on the trace.
@@ -308,15 +305,8 @@ void run_trace(const TraceArgs& args) {
                 "", "e.g. --patch 'model.layers.3.output[0][:, -1]' --patch-from 'The dog'");
   std::vector<Statement> statements = parse_statements(args);  // syntax errors before the model loads
 
-  init_backend(args.threads);
-  LoadOptions load;
-  load.tokenizer_path = args.tokenizer;
-  load.dtype = parse_dtype(args.dtype);
-  StreamingModel model(load_model(args.model, load));
-  const std::vector<int64_t> prompt = model.tokenize(args.prompt);
-  if (prompt.empty())
-    throw Error("the prompt encodes to no tokens and the tokenizer adds no BOS", "--prompt",
-                "give a non-empty --prompt");
+  StreamingModel model(load_causal_lm(args.model));
+  const std::vector<int64_t> prompt = prompt_tokens(model.tokenizer(), args.prompt);
   for (Statement& s : statements)
     if (s.vector.defined()) s.vector = s.vector.to(model.config().dtype);
   order_statements(statements, model, prompt.front());
@@ -404,9 +394,8 @@ void add_trace_command(CLI::App& app) {
   auto args = std::make_shared<TraceArgs>();
   CLI::App* cmd =
       app.add_subcommand("trace", "Trace a prompt with interventions and saves written as expressions (docs/cli.md)");
-  cmd->add_option("--model,-m", args->model, "Model: Hugging Face folder, .gguf file, or llama2.c .bin")->required();
+  add_model_options(*cmd, args->model);
   cmd->add_option("--prompt,-p", args->prompt, "Prompt text")->required();
-  cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer file or folder (needed for llama2.c .bin files)");
   auto repeatable = [&](const char* name, std::vector<std::string>& into, const char* help) {
     cmd->add_option(name, into, help)->allow_extra_args(false)->type_name("EXPR");
   };
@@ -419,10 +408,6 @@ void add_trace_command(CLI::App& app) {
   cmd->add_option("--out,-o", args->out, "Write the saved values to this safetensors file");
   cmd->add_option("--generate,-n", args->generate, "Generate N tokens (greedy), intervening at every step")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  cmd->add_option("--dtype", args->dtype, "Compute dtype: fp32 or bf16")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16", "float32", "bfloat16"}));
-  cmd->add_option("--threads", args->threads, "Intra-op threads; 0 = all available cores")->capture_default_str();
   cmd->callback([args] { run_trace(*args); });
 }
 
