@@ -163,11 +163,14 @@ class GgufParser {
   }
 
   void check_tensor(GgufTensorInfo& t, std::size_t data_start) {
+    // Multiplied in PyTorch order (outermost first) and refused on any overflow, even if a later dimension
+    // is 0: LibTorch computes numel that way and would throw a c10::Error for [2^62, 2^62, 0].
     uint64_t numel = 1;
-    for (int64_t d : t.ne) {
-      if (d != 0 && numel > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d))
+    for (auto it = t.ne.rbegin(); it != t.ne.rend(); ++it) {
+      const auto d = static_cast<uint64_t>(*it);
+      if (d != 0 && numel > std::numeric_limits<uint64_t>::max() / d)
         fail("tensor '" + t.name + "' has too many elements");
-      numel *= static_cast<uint64_t>(d);
+      numel *= d;
     }
     if (data_start > f_.size() || t.offset > f_.size() - data_start)
       fail("tensor '" + t.name + "' starts beyond the end of the file");

@@ -1,8 +1,8 @@
 // read_gguf_model (declared in gguf.h): GGUF metadata -> ModelConfig, GGUF tensor names -> Hugging Face names.
 #include <ATen/ops/empty.h>
 
-#include <regex>
 #include <span>
+#include <string_view>
 
 #include "nnsight/base/error.h"
 #include "nnsight/runtime/loaders/gguf.h"
@@ -44,20 +44,31 @@ constexpr NameRule kGpt2Rules[] = {
     {"ffn_down", "transformer.h.%.mlp.c_proj", true},
 };
 
-// The HF name of a GGUF tensor name, or "" if no rule matches. Sets `conv1d` for Conv1D weights.
+// The HF name of a GGUF tensor name ("[blk.N.]base.weight|bias"), or "" if no rule matches. Sets `conv1d` for
+// Conv1D weights. Parsed by hand: std::regex recurses once per character and overflows the stack on the
+// megabyte-long names a corrupt file can hold.
 std::string hf_name(const std::string& gguf, bool gpt2, bool& conv1d) {
-  static const std::regex kPattern(R"((?:blk\.(\d+)\.)?([a-z_0-9]+)\.(weight|bias))");
-  std::smatch m;
   conv1d = false;
-  if (!std::regex_match(gguf, m, kPattern)) return {};
-  const bool per_layer = m[1].matched;
+  std::string_view rest = gguf, layer;
+  if (rest.starts_with("blk.")) {
+    const std::size_t digits = rest.find_first_not_of("0123456789", 4);
+    if (digits == 4 || digits == std::string_view::npos || rest[digits] != '.') return {};
+    layer = rest.substr(4, digits - 4);
+    rest.remove_prefix(digits + 1);
+  }
+  const std::size_t dot = rest.rfind('.');
+  if (dot == 0 || dot == std::string_view::npos) return {};
+  const std::string_view base = rest.substr(0, dot), suffix = rest.substr(dot + 1);
+  if (suffix != "weight" && suffix != "bias") return {};
+  if (base.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string_view::npos) return {};
+  const bool per_layer = !layer.empty();
   for (const NameRule& r : gpt2 ? std::span<const NameRule>(kGpt2Rules) : std::span<const NameRule>(kLlamaRules)) {
     std::string hf = r.hf;
     const auto pct = hf.find('%');
-    if (r.gguf != m[2].str() || per_layer != (pct != std::string::npos)) continue;
-    if (per_layer) hf.replace(pct, 1, m[1].str());
-    conv1d = r.conv1d && m[3].str() == "weight";
-    return hf + "." + m[3].str();
+    if (base != r.gguf || per_layer != (pct != std::string::npos)) continue;
+    if (per_layer) hf.replace(pct, 1, layer);
+    conv1d = r.conv1d && suffix == "weight";
+    return hf + "." + std::string(suffix);
   }
   return {};
 }

@@ -93,9 +93,10 @@ ModelConfig gpt2_config(const Fields& f) {
   c.bos_token_id = f.get_int("bos_token_id", 50256);
   c.eos_token_ids = f.has("eos_token_id") ? f.get_int_list("eos_token_id") : std::vector<int64_t>{50256};
   c.pad_token_id = f.get_int("pad_token_id", -1);
-  if (f.get_bool("scale_attn_by_inverse_layer_idx", false) || f.get_bool("reorder_and_upcast_attn", false))
-    throw Error("GPT-2 variants with scale_attn_by_inverse_layer_idx or reorder_and_upcast_attn are not supported",
-                f.where("scale_attn_by_inverse_layer_idx"), "use a standard GPT-2 checkpoint");
+  for (const char* variant : {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"})
+    if (f.get_bool(variant, false))
+      throw Error(std::string("GPT-2 variants with ") + variant + " are not supported", f.where(variant),
+                  "use a standard GPT-2 checkpoint");
   return c;
 }
 
@@ -176,6 +177,9 @@ ModelConfig read_hf_config(const std::string& path) {
     j = json::parse(in);
   } catch (const json::exception& e) {
     throw Error(std::string("config is not valid JSON: ") + e.what(), "file " + path, "fix or re-download config.json");
+  } catch (const std::ios_base::failure& e) {  // the parser reads the stream buffer directly, which throws
+    throw Error(std::string("cannot read config file: ") + e.what(), "file " + path,
+                "config.json must be a readable regular file");
   }
   return config_from_hf_json(j, path);
 }

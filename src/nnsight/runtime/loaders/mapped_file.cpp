@@ -15,7 +15,8 @@
 namespace nnsight {
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO must be refused below, not block the open until some writer appears.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     throw Error(std::string("cannot open model file: ") + std::strerror(err), "file " + path,
@@ -34,7 +35,9 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);
-      throw Error(std::string("cannot memory-map model file: ") + std::strerror(err), "file " + path);
+      throw Error(std::string("cannot memory-map model file: ") + std::strerror(err), "file " + path,
+                  err == ENOMEM ? "not enough address space for the whole file"
+                                : "the file system does not support memory mapping; copy the file to a local disk");
     }
     data = static_cast<uint8_t*>(p);
   }
@@ -61,7 +64,7 @@ at::Tensor view_mapped(const std::shared_ptr<const MappedFile>& file, std::size_
   if (reinterpret_cast<uintptr_t>(ptr) % esize != 0) {
     // Misaligned for the dtype: ATen kernels may assume alignment, so copy.
     at::Tensor out = at::empty(shape, at::TensorOptions().dtype(dtype));
-    std::memcpy(out.data_ptr(), ptr, out.numel() * esize);
+    if (out.numel() > 0) std::memcpy(out.data_ptr(), ptr, out.numel() * esize);  // an empty tensor has no data_ptr
     return out;
   }
   std::shared_ptr<const MappedFile> keep = file;

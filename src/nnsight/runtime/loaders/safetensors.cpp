@@ -76,9 +76,10 @@ SafetensorsEntry parse_entry(const std::string& path, const std::string& name, c
                     ") lie outside the data section of " + std::to_string(data_size) + " bytes",
                 where, "the file is truncated or corrupt; re-download it");
   std::size_t nbytes = 0;
-  if (!mul_ok(numel, c10::elementSize(e.dtype), nbytes) || nbytes != en - b)
+  const bool fits = mul_ok(numel, c10::elementSize(e.dtype), nbytes);
+  if (!fits || nbytes != en - b)
     throw Error("data_offsets span " + std::to_string(en - b) + " bytes but shape and dtype " + e.dtype_name +
-                    " need " + std::to_string(nbytes),
+                    " need " + (fits ? std::to_string(nbytes) : std::string("more than 2^64")),
                 where, hint);
   e.begin = data_start + b;
   e.end = data_start + en;
@@ -194,7 +195,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::filesystem::remove(tmp, ec);
-    throw Error("cannot move the written file into place: " + ec.message(), "file " + path);
+    throw Error("cannot move the written file into place: " + ec.message(), "file " + path,
+                "the path must not be a directory, and its directory must be writable");
   }
 }
 
@@ -207,15 +209,19 @@ std::map<std::string, std::string> read_safetensors_index(const std::string& ind
     j = json::parse(in);
   } catch (const json::exception& e) {
     throw Error(std::string("index is not valid JSON: ") + e.what(), where, "re-download the checkpoint");
+  } catch (const std::ios_base::failure& e) {  // the parser reads the stream buffer directly, which throws
+    throw Error(std::string("cannot read sharded-checkpoint index: ") + e.what(), where,
+                "the index must be a readable regular file");
   }
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
     throw Error("index has no 'weight_map' object", where, "re-download the checkpoint");
   const auto dir = std::filesystem::path(index_path).parent_path();
   std::map<std::string, std::string> out;
   for (const auto& [name, shard] : j["weight_map"].items()) {
-    if (!shard.is_string()) throw Error("weight_map entry for '" + name + "' is not a file name", where);
+    if (!shard.is_string())
+      throw Error("weight_map entry for '" + name + "' is not a file name", where, "re-download the checkpoint");
     const std::string s = shard.get<std::string>();
-    if (s.empty() || s.find('/') != std::string::npos || s == "..")
+    if (s.empty() || s.find('/') != std::string::npos || s == "." || s == "..")
       throw Error("weight_map entry for '" + name + "' names an unexpected shard path '" + s + "'", where,
                   "shards must be files next to the index");
     auto p = (dir / s).string();
