@@ -21,9 +21,9 @@ from . import ops
 from .contexts import Session
 from .envoy import Envoy
 from .errors import NNsightError, RemoteError, UnsupportedOpError
-from .model import RemoteModel, Tracer
+from .model import Cache, RemoteModel, Tracer
 from .proxy import Proxy
 from .tensors import Tensor, tensor
 
-__all__ = ["RemoteModel", "Tracer", "Session", "Envoy", "Proxy", "Tensor", "tensor", "NNsightError", "RemoteError",
+__all__ = ["RemoteModel", "Tracer", "Cache", "Session", "Envoy", "Proxy", "Tensor", "tensor", "NNsightError", "RemoteError",
            "UnsupportedOpError", "ops"]

@@ -19,6 +19,11 @@ def iteration_json(spec):
     raise NNsightError(f"bad iteration {spec!r}", "use an int, a list of ints or a slice")
 
 
+def _covers(prefix, path):
+    """Whether an override of module `prefix` applies to module `path` (itself or a descendant)."""
+    return prefix == "" or path == prefix or path.startswith(prefix + ".")
+
+
 class _IterIndexer:
     def __init__(self, envoy):
         self._envoy = envoy
@@ -106,12 +111,59 @@ class Envoy:
 
     @property
     def iter(self):
-        """``envoy.iter[1:3].output``: the output at calls 1 and 2 (generation steps)."""
+        """``envoy.iter[1:3].output``: the output at calls 1 and 2 (generation steps). As a context,
+        ``with envoy.iter[2]:`` makes every access of this module and its descendants take call 2."""
         return _IterIndexer(self)
 
     def all(self):
-        """An envoy whose accesses take every call (NNsight's ``.all()``)."""
+        """An envoy whose accesses take every call (NNsight's ``.all()``); ``with envoy.all():`` as a context."""
         return Envoy(self._model, self._path, slice(None))
+
+    def _current_iteration(self):
+        """(spec, call): the calls an access takes, and the single call ``next()`` advances from (None
+        when the spec selects several). Explicit ``iter[...]`` first, then the latest ``next()`` /
+        ``with ...iter[...]`` of this module or an ancestor in this invoke, else call 0."""
+        if self._iteration is not None:
+            return self._iteration, None
+        g = self._model._graph
+        if g is not None and g.open_trace != -1:
+            for prefix, spec, call in reversed(g.overrides):
+                if _covers(prefix, self._path):
+                    return spec, call
+        return 0, 0
+
+    def next(self, n=1):
+        """Advances this module and its descendants by ``n`` calls (generation steps) for the rest
+        of the invoke, as NNsight 0.4's ``envoy.next()``; returns the envoy:
+        ``model.lm_head.output`` is step 0, ``model.lm_head.next().output`` step 1. ``model.next()``
+        advances every module. Each invoke starts again from call 0."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise NNsightError(f"bad next({n!r})", "next(n) takes a non-negative int")
+        g = self._model._recording("next()")
+        _, call = self._current_iteration()
+        if call is None:
+            raise NNsightError(f"next() needs a single current call of '{self._path or '<root>'}'",
+                               "next() follows a single call; it cannot follow all() or iter[...] over several "
+                               "calls (nor an envoy.iter[k] handle: use envoy.next(k) or `with envoy.iter[k]:`)")
+        g.overrides.append((self._path, call + n, call + n))
+        return Envoy(self._model, self._path)
+
+    def __enter__(self):
+        if self._iteration is None:
+            raise NNsightError("only envoy.iter[...] and envoy.all() are contexts",
+                               "write `with model.model.layers[0].iter[2]:` or `with model.lm_head.all():`")
+        g = self._model._recording("`with envoy.iter[...]`")
+        object.__setattr__(self, "_depth", len(g.overrides))
+        spec = self._iteration
+        call = spec if isinstance(spec, int) else None
+        g.overrides.append((self._path, spec, call))
+        return Envoy(self._model, self._path)
+
+    def __exit__(self, *exc):
+        g = self._model._graph
+        if g is not None:
+            del g.overrides[self._depth:]
+        return False
 
     # ---- module values ---------------------------------------------------------------------------
     def _key(self, point):
@@ -119,7 +171,7 @@ class Envoy:
 
     def _entry(self, point):
         g = self._model._recording("a module value")
-        iteration = iteration_json(self._iteration if self._iteration is not None else 0)
+        iteration = iteration_json(self._current_iteration()[0])
         cache_key = (self._key(point), json.dumps(iteration), g.batch_group, g.current_context())
         proxy = g.entries.get(cache_key)
         if proxy is None:

@@ -81,6 +81,7 @@ class Graph:
         self.batch_group = -1
         self.entries = {}        # (key, iteration json, batch group, context) -> Proxy
         self.saves = {}          # save node id -> Proxy
+        self.overrides = []      # (module path prefix, iteration spec, single call or None): next() / iter scopes
 
     def add(self, kind, loc=None, **fields):
         node_id = len(self.nodes)

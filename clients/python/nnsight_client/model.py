@@ -4,7 +4,7 @@ import re
 
 from . import values
 from .contexts import ControlFlow, Session
-from .envoy import Envoy
+from .envoy import Envoy, iteration_json
 from .errors import NNsightError, RemoteError
 from .graph import Graph
 from .proxy import Proxy
@@ -43,11 +43,56 @@ class _Invoke:
         invokes = t._graph.nodes[t._trace_id]["invokes"]
         invokes.append(values.encode(self._input, t._graph))
         t._graph.batch_group = len(invokes) - 1
+        t._graph.overrides = []  # each invoke starts from call 0 of every module, as in NNsight
         return t
 
     def __exit__(self, *exc):
         self._tracer._graph.batch_group = -1
+        self._tracer._graph.overrides = []
         return False
+
+
+_FIRST_CACHE_GROUP = 1 << 24  # batch groups past every invoke: no narrowing, no ordering (docs/graph-format.md)
+
+
+class Cache:
+    """Module outputs collected by ``tracer.cache(...)``, readable after the run (the C++ API's
+    ``Cache``): ``outputs(path)`` = the output at every call in call order (one per generation step),
+    ``output(path)`` = the first call's, ``paths()`` = the cached modules. The outputs cover the whole
+    batch (every invoke's rows) and are the values the model continued with at each call."""
+
+    def __init__(self):
+        self._lists = []  # (path, saved list proxy)
+
+    @staticmethod
+    def _path_of(module):
+        return module.path if isinstance(module, Envoy) else module
+
+    def paths(self):
+        return [p for p, _ in self._lists]
+
+    def __contains__(self, module):
+        return self._path_of(module) in self.paths()
+
+    def outputs(self, module):
+        """Every call's output of `module` (a path such as ``"model.layers.0"`` or an envoy)."""
+        path = self._path_of(module)
+        for p, values_list in self._lists:
+            if p == path:
+                return values_list.value
+        raise NNsightError(f"module '{path}' is not in the cache",
+                           "cached modules: " + ", ".join(f"'{p}'" for p in self.paths()))
+
+    def output(self, module):
+        """The output of `module` at its first call."""
+        all_outputs = self.outputs(module)
+        if not all_outputs:
+            raise NNsightError(f"module '{self._path_of(module)}' was not called in the run",
+                               "check that the model calls this module")
+        return all_outputs[0]
+
+    def __repr__(self):
+        return f"Cache({len(self._lists)} modules)"
 
 
 class Tracer(ControlFlow):
@@ -85,6 +130,7 @@ class Tracer(ControlFlow):
         self._trace_id = g.open_context("trace", **fields)
         g.open_trace = self._trace_id
         g.last_condition = None
+        g.overrides = []
         if self._has_input:
             g.batch_group = 0
         self._session = session
@@ -97,6 +143,7 @@ class Tracer(ControlFlow):
         g = self._graph
         g.batch_group = -1
         g.open_trace = -1
+        g.overrides = []
         if self._session is None:
             self._model._graph = None
             g.deactivate()
@@ -116,6 +163,46 @@ class Tracer(ControlFlow):
     def invoke(self, input):
         """``with tracer.invoke(prompt):`` — one more batch group of this trace."""
         return _Invoke(self, input)
+
+    def cache(self, modules=None):
+        """Collects the outputs of `modules` (paths or envoys; every module when omitted, containers
+        such as ``model.layers`` excepted) at every call, as the C++ API's ``Tracer::cache`` (NNsight
+        0.5's ``tracer.cache()``). Returns a :class:`Cache`, filled when the run ends. Each module is
+        its own ordering-free batch group: the order of `modules` does not matter, and every output
+        covers the whole batch."""
+        g = self._graph
+        if g is None or g.open_trace != self._trace_id:
+            raise NNsightError("tracer.cache() is only available inside its `with model.trace(...)` block")
+        tree = self._model._module_tree()
+        if modules is None:
+            if tree is None:
+                raise NNsightError("tracer.cache() of every module needs the module tree",
+                                   "use RemoteModel(validate=True) or name the modules: tracer.cache(['lm_head'])")
+            # Containers (ModuleList) are never called: they would only add empty lists.
+            paths = [p for p, m in tree.items() if m["type"] != "ModuleList"]
+        else:
+            if isinstance(modules, (str, Envoy)):
+                modules = [modules]
+            paths = []
+            for m in modules:
+                path = Cache._path_of(m)
+                if not isinstance(path, str):
+                    raise NNsightError(f"tracer.cache() takes module paths or envoys, not {type(m).__name__}")
+                if tree is not None and path not in tree:
+                    raise NNsightError(f"no module '{path}' to cache", "module paths: " + ", ".join(
+                        p for p in tree if p))
+                paths.append(path)
+        out = Cache()
+        # Every list first: a list recorded after the entry of a module that is never called would
+        # wait behind that entry and never run.
+        for path in paths:
+            out._lists.append((path, g.op("list", ()).save()))
+        every_call = iteration_json(slice(None))
+        for k, (path, values_list) in enumerate(out._lists):
+            entry = g.add("entry", key=f"{path}.output" if path else "output", iteration=every_call,
+                          batch_group=_FIRST_CACHE_GROUP + k)
+            g.op("append", (values_list, Proxy(g, entry)))
+        return out
 
 
 class RemoteModel(Envoy):

@@ -9,7 +9,7 @@ _MISSING = object()
 TENSOR_METHODS = frozenset("""
 clone detach sum mean norm argmax softmax log_softmax view reshape transpose permute exp log to float
 size topk unsqueeze squeeze flatten max min item tolist requires_grad_ retain_grad contiguous narrow
-index_select add_ sub_ mul_ div_ zero_ fill_ abs neg append
+index_select add_ sub_ mul_ div_ zero_ fill_ abs neg append backward
 """.split())
 
 # torch method names recorded as another op of the set: x.div(y) is truediv(x, y), ...
@@ -106,6 +106,27 @@ class Proxy:
     @property
     def shape(self):
         return self._op("shape")
+
+    # ---- gradients ------------------------------------------------------------------------------
+    def _grad_node(self):
+        from .graph import active_graph
+        if active_graph() is not self._graph:
+            raise NNsightError(f".grad of node {self._id}, whose run has ended",
+                               "use .grad inside the `with model.trace(...)` block that made the value")
+        return self._graph.add("grad", target=self._id)
+
+    @property
+    def grad(self):
+        """The gradient of this value in the first ``backward()`` recorded after this access (NNsight
+        0.4's ``x.grad``). Nodes computed from it run during that backward pass; in-place edits of it
+        (``g[:] = 0``) change the gradient that flows on."""
+        return Proxy(self._graph, self._grad_node())
+
+    @grad.setter
+    def grad(self, value):
+        """``x.grad = v``: the gradient that flows on from this value in the next backward pass."""
+        target = self._grad_node()
+        self._graph.add("swap", target=target, value=self._graph.value(value))
 
     # ---- recording helpers ----------------------------------------------------------------
     def _op(self, name, *args, **kwargs):
