@@ -5,7 +5,7 @@
 #include <ATen/ops/scalar_tensor.h>
 #include <ATen/ops/tensor.h>
 
-#include <regex>
+#include <optional>
 
 #include "nnsight/format/value_json.h"
 
@@ -62,6 +62,20 @@ void add_generated(format::TensorBlob& blob, int32_t trace, const Value& rows) {
   }
 }
 
+// The id N of the first "node N (" in an error text (how graph errors name their node). Parsed by hand:
+// the text can quote user input, and std::regex recurses per character on long inputs.
+std::optional<int64_t> node_id_in(const std::string& text) {
+  for (std::size_t at = text.find("node "); at != std::string::npos; at = text.find("node ", at + 1)) {
+    std::size_t i = at + 5;
+    int64_t id = 0;
+    std::size_t digits = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9' && digits < 10; ++i, ++digits)
+      id = id * 10 + (text[i] - '0');
+    if (digits > 0 && digits < 10 && text.compare(i, 2, " (") == 0) return id;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 json results_to_json(const TraceRequest& request, const DocumentResult& result) {
@@ -85,14 +99,10 @@ json error_to_json(const std::string& code, const Error& error, const format::Gr
   if (!error.where().empty()) j["where"] = error.where();
   if (!error.hint().empty()) j["hint"] = error.hint();
   if (doc == nullptr || !doc->graph) return j;
-  static const std::regex node_re("node (\\d+) \\(");
-  std::smatch m;
-  const std::string& where = error.where();
-  const std::string& message = error.message();
-  if (!std::regex_search(where, m, node_re) && !std::regex_search(message, m, node_re)) return j;
-  const long long id = std::stoll(m[1].str());
-  if (id < 0 || id >= doc->graph->size()) return j;
-  const auto node = static_cast<int32_t>(id);
+  std::optional<int64_t> id = node_id_in(error.where());
+  if (!id) id = node_id_in(error.message());
+  if (!id || *id >= doc->graph->size()) return j;
+  const auto node = static_cast<int32_t>(*id);
   const graph::Graph& g = *doc->graph;
   j["node"] = node;
   const graph::Node& n = g.node(node);
