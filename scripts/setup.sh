@@ -29,7 +29,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy python3-jsonschema
   chromium doxygen
-  clang-16 libclang-rt-16-dev libomp-16-dev
+  clang-16 clang-tidy-16 libclang-rt-16-dev libomp-16-dev
 )
 
 install_deps() {
