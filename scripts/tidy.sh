@@ -23,7 +23,8 @@ fi
 [[ -f "$build/compile_commands.json" ]] || { echo "tidy: no $build/compile_commands.json (configure first)" >&2; exit 1; }
 status=0
 for f in "${files[@]}"; do
-  out=$(clang-tidy-16 -p "$build" --quiet "$f" 2>/dev/null | grep -E '(warning|error):' || true)
+  # As in the clang build (CMakeLists.txt): LibTorch 1.13's headers need IValue complete under clang.
+  out=$(clang-tidy-16 -p "$build" --quiet --extra-arg=-include --extra-arg=ATen/core/ivalue.h "$f" 2>/dev/null | grep -E '(warning|error):' || true)
   if [[ -n "$out" ]]; then echo "$out"; status=1; fi
 done
 exit $status
