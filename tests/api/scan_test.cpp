@@ -14,6 +14,7 @@
 #include "nnsight/api/nnsight.h"
 #include "nnsight/runtime/call_recorder.h"
 #include "nnsight/runtime/forward_context.h"
+#include "nnsight/runtime/meta_parameters.h"
 #include "support/stories.h"
 #include "support/test_support.h"
 
@@ -218,6 +219,19 @@ TEST(ScanGpt2, ShapesEqualARealForward) {
   EXPECT_EQ(counter.count(), 0);
   expect_same_shapes(scan.calls, real);
   EXPECT_GT(scan.calls.size(), 10u);
+}
+
+TEST(ScanInputs, ToMetaMakesEveryTensorOfACallMetaAndKeepsTheRest) {
+  Inputs call({Value(at::ones({2, 3})), Value::list({Value(at::zeros({4}, at::kLong)), Value(7)})});
+  call.kwargs.set("mask", Value(at::ones({2, 3}, at::kBool)));
+  call.kwargs.set("steps", Value(5));
+  to_meta(call);
+  EXPECT_EQ(describe_shapes(Value::tuple(call.args)), "([2, 3] Float, [[4] Long, 7])");
+  for_each_tensor(Value::tuple(call.args), [](const at::Tensor& t) { EXPECT_TRUE(t.is_meta()); });
+  ASSERT_EQ(call.kwargs.keys, (std::vector<std::string>{"mask", "steps"}));
+  EXPECT_TRUE(call.kwargs.values[0].as_tensor().is_meta());
+  EXPECT_EQ(call.kwargs.values[0].as_tensor().scalar_type(), at::kBool);
+  EXPECT_EQ(call.kwargs.values[1].as_int(), 5);
 }
 
 }  // namespace

@@ -239,5 +239,34 @@ TEST(Gradients, NonScalarBackwardNeedsAGradient) {
   EXPECT_TRUE(at::equal(grad.tensor(), at::ones({1, 2}) * 5));
 }
 
+TEST(Gradients, OnlyBackwardAndTheGradientMarksHaveAPartInAutograd) {
+  // The executor and compile() read OpInfo::grad instead of comparing names: the table must say it.
+  for (std::string_view name : ops::names()) {
+    const GradUse expected = name == "backward"                                  ? GradUse::Backward
+                             : name == "retain_grad" || name == "requires_grad_" ? GradUse::Marks
+                                                                                 : GradUse::None;
+    EXPECT_EQ(ops::require(name).grad, expected) << name;
+  }
+}
+
+TEST(Gradients, OnlyTracesUsingGradientsMakeModuleValuesDifferentiable) {
+  auto needs_grad = [](const std::function<void()>& body) {
+    auto g = Graph::create();
+    int32_t index = -1;
+    {
+      TraceScope trace(g);
+      index = trace.index();
+      body();
+    }
+    InterventionGraph ig(*g, index);
+    ig.compile();
+    return ig.needs_grad();
+  };
+  EXPECT_FALSE(needs_grad([] { entry("layer1.output").sum().save(); }));
+  EXPECT_TRUE(needs_grad([] { entry("layer1.output").retain_grad(); }));
+  EXPECT_TRUE(needs_grad([] { entry("layer1.output").requires_grad_(true); }));
+  EXPECT_TRUE(needs_grad([] { entry("output").sum().backward(); }));
+}
+
 }  // namespace
 }  // namespace nnsight::graph

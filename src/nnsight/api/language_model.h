@@ -63,8 +63,7 @@ class LanguageModel : public Model {
   LanguageModel edit(F&& body, Loc loc = Loc::current()) {
     LanguageModel copy(*this, SharedTree{});
     copy.edits_ = edits_;
-    record_edit(
-        copy, [&] { call_edit_body(body, copy); }, loc);
+    record_edit(copy, body, loc);
     return copy;
   }
 

@@ -9,7 +9,6 @@
 #include <optional>
 
 #include "nnsight/base/error.h"
-#include "nnsight/base/meta.h"
 #include "nnsight/graph/recording.h"
 #include "nnsight/interleave/interleaver.h"
 #include "nnsight/runtime/call_recorder.h"
@@ -81,18 +80,12 @@ Traced Model::trace_impl(const graph::Arg* input, const std::function<void(Trace
   setup->implicit_invoke = input != nullptr;
   setup->run = std::move(run);
   setup->loc = loc;
-  api_detail::TraceState state;
-  state.setup = setup.get();
-  {
-    graph::TraceScope scope(session_ != nullptr ? nullptr : local.graph, std::move(trace_inputs), loc);
-    state.graph = scope.graph();
-    state.index = scope.index();
+  auto record = [&](api_detail::TraceState& state) {
     {
       // Edits come first: they act on the whole batch, before the trace's own interventions.
       graph::BatchGroupScope whole_batch(*state.graph, -1);
       for (const RecordedEdit& edit : edits_) state.graph->inline_trace(*edit.graph, edit.trace);
     }
-    PointerGuard guard(tracing_, &state);
     Tracer tracer(*this, state);
     if (input != nullptr) {
       graph::BatchGroupScope invoke(*state.graph, 0);
@@ -101,22 +94,24 @@ Traced Model::trace_impl(const graph::Arg* input, const std::function<void(Trace
     } else {
       body(tracer);
     }
-  }
+  };
+  const int32_t index =
+      record_trace(session_ != nullptr ? nullptr : local.graph, std::move(trace_inputs), *setup, nullptr, record);
   api_detail::TraceSetup* done = setup.get();
-  recording->setups[state.index] = std::move(setup);
+  recording->setups[index] = std::move(setup);
   if (session_ != nullptr) return Traced{Value(), recording->graph};
   if (options.validate || scan_only != nullptr) {
-    local.shape_only = true;
-    local.calls = scan_only != nullptr ? &scan_only->calls : nullptr;
+    Scanned discarded;  // validate only checks; its call log is not kept
+    local.scan = scan_only != nullptr ? scan_only : &discarded;
     run_recording(local);
-    local.shape_only = false;
+    local.scan = nullptr;
     if (scan_only != nullptr) return Traced{done->output, local.graph};
   }
   run_recording(local);
   return Traced{done->output, local.graph};
 }
 
-void Model::record_edit(Model& target, const std::function<void()>& body, const Loc& loc) {
+void Model::record_edit_trace(Model& target, const std::function<void()>& body, const Loc& loc) {
   if (tracing_ != nullptr || session_ != nullptr || target.tracing_ != nullptr || target.session_ != nullptr)
     throw Error("model.edit was called inside a trace or session", format_location(loc),
                 "record edits before tracing, outside model.trace(...) and model.session(...)");
@@ -124,18 +119,26 @@ void Model::record_edit(Model& target, const std::function<void()>& body, const 
   api_detail::TraceSetup setup;
   setup.loc = loc;
   setup.what = "edit";
+  const int32_t index = record_trace(g, {}, setup, &target, [&](api_detail::TraceState& state) {
+    state.in_invoke = true;  // an edit has no invokes: it sees the whole batch
+    body();
+  });
+  target.edits_.push_back(RecordedEdit{g, index});
+}
+
+int32_t Model::record_trace(std::shared_ptr<graph::Graph> g, std::vector<Value> inputs, api_detail::TraceSetup& setup,
+                            Model* also, const std::function<void(api_detail::TraceState&)>& body) {
   api_detail::TraceState state;
   state.setup = &setup;
-  state.in_invoke = true;  // an edit has no invokes: it sees the whole batch
-  {
-    graph::TraceScope scope(g, {}, loc);
-    state.graph = scope.graph();
-    state.index = scope.index();
-    PointerGuard guard(tracing_, &state);
-    PointerGuard target_guard(target.tracing_, &state);
-    body();
-  }
-  target.edits_.push_back(RecordedEdit{g, state.index});
+  graph::TraceScope scope(std::move(g), std::move(inputs), setup.loc);
+  state.graph = scope.graph();
+  state.index = scope.index();
+  PointerGuard guard(tracing_, &state);
+  // An edit: the edited model's envoys (a copy's, for model.edit) record into this trace too.
+  std::optional<PointerGuard<api_detail::TraceState>> also_guard;
+  if (also != nullptr) also_guard.emplace(also->tracing_, &state);
+  body(state);
+  return state.index;
 }
 
 Traced Model::session_impl(const std::function<void(Session&)>& body, const Loc& loc) {
@@ -174,22 +177,19 @@ void Model::run_recording(api_detail::Recording& recording) {
       } catch (const Error& e) {
         throw e.with_context(setup.describe());
       }
-      if (recording.shape_only) {
-        for (Value& a : batch.inputs.args) a = to_meta(a);
-        for (Value& v : batch.inputs.kwargs.values) v = to_meta(v);
-      }
+      if (recording.shape_only()) to_meta(batch.inputs);
       ig.set_strict_order(setup.strict_order);
       interleave::Interleaver interleaver(*model.root_, ig, batch.groups);
       try {
         interleaver.run([&] {
-          if (!recording.shape_only) {
+          if (!recording.shape_only()) {
             setup.output = setup.run ? setup.run(batch.inputs) : model.forward(batch.inputs);
             return;
           }
           // Inside the interleaver's hooks, so the log shows the values after interventions.
           CallRecorder recorder(*model.root_);
           setup.output = model.forward(batch.inputs);
-          if (recording.calls != nullptr) *recording.calls = recorder.take_calls();
+          recording.scan->calls = recorder.take_calls();
         });
       } catch (const Error& e) {
         throw e.with_context(setup.describe());
@@ -198,8 +198,8 @@ void Model::run_recording(api_detail::Recording& recording) {
   } runner(*this, recording);
   // A scan computes on meta copies of the parameters; the real ones are back when it ends, also on errors.
   std::optional<MetaParameters> meta_parameters;
-  if (recording.shape_only) meta_parameters.emplace(*root_);
-  recording.graph->set_shape_only(recording.shape_only);
+  if (recording.shape_only()) meta_parameters.emplace(*root_);
+  recording.graph->set_shape_only(recording.shape_only());
   // Parameter reads and module calls can run before the first hook (at the start of a trace).
   interleave::ModuleTreeCaller caller(*root_);
   recording.graph->set_module_caller(&caller);

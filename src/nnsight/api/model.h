@@ -131,8 +131,7 @@ class Model {
   /// whatever the invokes. `body` is called with no arguments or with this Model&.
   template <class F>
   void edit_in_place(F&& body, Loc loc = Loc::current()) {
-    record_edit(
-        *this, [&] { call_edit_body(body, *this); }, loc);
+    record_edit(*this, body, loc);
   }
   /// NNsight's `model.edit()`: a copy of this model that shares its module
   /// tree (which must outlive the copy), with this model's edits plus `body`;
@@ -141,8 +140,7 @@ class Model {
   Model edit(F&& body, Loc loc = Loc::current()) {
     Model copy(*root_);
     copy.edits_ = edits_;
-    record_edit(
-        copy, [&] { call_edit_body(body, copy); }, loc);
+    record_edit(copy, body, loc);
     return copy;
   }
   /// Forgets every edit of this model.
@@ -186,18 +184,24 @@ class Model {
       return [&body](Tracer&) { body(); };
     }
   }
-  /// Calls an edit body with `target` when it takes one, else with no arguments.
+  /// Records `body` as an edit appended to target's edits, with both this
+  /// model and `target` recording into it; `body` is called with `target`
+  /// (a Model& or LanguageModel&) when it takes one, else with no arguments.
   template <class F, class M>
-  static void call_edit_body(F& body, M& target) {
-    if constexpr (std::invocable<F&, M&>) {
-      body(target);
-    } else {
-      body();
-    }
+  void record_edit(M& target, F& body, const Loc& loc) {
+    record_edit_trace(
+        target,
+        [&] {
+          if constexpr (std::invocable<F&, M&>) {
+            body(target);
+          } else {
+            body();
+          }
+        },
+        loc);
   }
-  /// Records an edit trace with both this model and `target` recording into
-  /// it, and appends it to target's edits.
-  void record_edit(Model& target, const std::function<void()>& body, const Loc& loc);
+  /// The untyped part of record_edit: records `body` as an edit trace of `target`.
+  void record_edit_trace(Model& target, const std::function<void()>& body, const Loc& loc);
 
   /// `run` (optional) replaces the single forward pass of this trace. With
   /// `scan_only`, the trace runs on meta tensors only and logs its calls there.
@@ -219,6 +223,12 @@ class Model {
   friend class Tracer;
 
   Traced session_impl(const std::function<void(Session&)>& body, const Loc& loc);
+  /// What trace_impl and record_edit_trace share: opens a Trace node with `inputs`
+  /// in `g` (null: the graph being recorded, a session's) at setup.loc, makes
+  /// its TraceState the one this model (and `also`, when not null) records
+  /// into, and calls `body` with it. Returns the Trace node's index.
+  int32_t record_trace(std::shared_ptr<graph::Graph> g, std::vector<Value> inputs, api_detail::TraceSetup& setup,
+                       Model* also, const std::function<void(api_detail::TraceState&)>& body);
   /// The trace being recorded; throws Error (at `loc`) when there is none.
   api_detail::TraceState& tracing(const Loc& loc, const char* what);
 

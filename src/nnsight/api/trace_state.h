@@ -12,9 +12,10 @@
 #include <tuple>
 #include <vector>
 
+#include "nnsight/api/scan.h"
 #include "nnsight/base/error.h"
 #include "nnsight/graph/proxy.h"
-#include "nnsight/runtime/call_recorder.h"
+#include "nnsight/runtime/module.h"
 
 namespace nnsight::api_detail {
 
@@ -60,10 +61,12 @@ struct TraceState {
 struct Recording {
   std::shared_ptr<graph::Graph> graph;
   std::map<int32_t, std::unique_ptr<TraceSetup>> setups;  ///< by Trace node index
-  /// Run on meta tensors (a scan): shapes only, nothing computed.
-  bool shape_only = false;
-  /// Where a shape-only run logs its module calls (optional).
-  std::vector<ModuleCall>* calls = nullptr;
+  /// Set for a shape-only run (a scan, or the check before a validated trace):
+  /// everything runs on meta tensors and the module calls are logged here.
+  /// One pointer, so "shape-only" and "where its calls go" cannot disagree.
+  Scanned* scan = nullptr;
+  /// Whether this run is shape-only.
+  bool shape_only() const { return scan != nullptr; }
 };
 
 }  // namespace nnsight::api_detail

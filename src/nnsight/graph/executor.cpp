@@ -13,6 +13,7 @@
 #include "nnsight/graph/gradients.h"
 #include "nnsight/graph/intervention_graph.h"
 #include "nnsight/graph/value_refs.h"
+#include "nnsight/runtime/meta_parameters.h"
 
 namespace nnsight::graph {
 namespace {
@@ -177,28 +178,20 @@ void Executor::execute(int32_t i, int32_t floor) {
   Node& n = g_.node(i);
   Value out;
   try {
-    std::vector<Value> args = resolve_all(n.args);
-    Dict resolved_kwargs;
-    const Dict* kwargs = &n.kwargs;
-    if (n.kwargs.size() != 0 || g_.shape_only()) {
-      resolved_kwargs.keys = n.kwargs.keys;
-      resolved_kwargs.values = resolve_all(n.kwargs.values);
-      kwargs = &resolved_kwargs;
-    }
-    if (g_.shape_only()) {
-      // Constants and values from earlier runs are real tensors: mixing them with meta ones would fail on devices.
-      for (Value& a : args) a = to_meta(a);
-      for (Value& v : resolved_kwargs.values) v = to_meta(v);
-    }
+    Inputs call(resolve_all(n.args));
+    call.kwargs.keys = n.kwargs.keys;
+    call.kwargs.values = resolve_all(n.kwargs.values);
+    std::vector<Value>& args = call.args;
+    if (g_.shape_only()) to_meta(call);
     switch (n.kind) {
       case NodeKind::Op: {
         std::optional<RunningBackward> running;
-        if (is_backward_op(n.op)) running.emplace(g_, i);
+        if (n.op->grad == GradUse::Backward) running.emplace(g_, i);
         static const LogSink quiet = [](const std::string&) {};  // a scan prints nothing: the real run will
-        out = ops::call(*n.op, args, *kwargs, g_.shape_only() ? &quiet : &g_.log_sink());
+        out = ops::call(*n.op, args, call.kwargs, g_.shape_only() ? &quiet : &g_.log_sink());
         break;
       }
-      case NodeKind::Apply: out = g_.apply_fn(i)(args, *kwargs); break;
+      case NodeKind::Apply: out = g_.apply_fn(i)(args, call.kwargs); break;
       case NodeKind::ApplyModule:
       case NodeKind::Parameter: {
         ModuleCaller* caller = g_.module_caller();
@@ -208,10 +201,10 @@ void Executor::execute(int32_t i, int32_t floor) {
         if (n.kind == NodeKind::Parameter) {
           out = Value(caller->parameter(args[0].as_string(), args[1].as_string()).clone());
         } else {
-          Inputs inputs(std::vector<Value>(args.begin() + 1, args.end()));
-          inputs.kwargs = *kwargs;
-          out = n.with_hooks ? caller->call_module_with_hooks(args[0].as_string(), inputs)
-                             : caller->call_module(args[0].as_string(), inputs);
+          // args[0] is the module's path; the rest, with the kwargs, is the module's own call.
+          const std::string path = args[0].as_string();
+          args.erase(args.begin());
+          out = n.with_hooks ? caller->call_module_with_hooks(path, call) : caller->call_module(path, call);
         }
         break;
       }

@@ -45,11 +45,6 @@ at::Tensor on_gradient(Graph& g, int32_t i, uint32_t generation, int64_t start, 
 
 }  // namespace
 
-bool is_backward_op(const OpInfo* op) {
-  static const OpInfo* backward = ops::find("backward");
-  return op != nullptr && op == backward;
-}
-
 void install_grad_hook(Graph& g, int32_t i) {
   const Node& n = g.node(i);
   const auto target = static_cast<int32_t>(n.args[0].as_ref());

@@ -21,7 +21,4 @@ namespace nnsight::graph {
 /// Error when the argument is not a tensor that requires gradients.
 void install_grad_hook(Graph& g, int32_t i);
 
-/// Whether `op` is the `backward` op (its node runs a backward pass).
-bool is_backward_op(const OpInfo* op);
-
 }  // namespace nnsight::graph

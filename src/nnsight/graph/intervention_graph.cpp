@@ -7,7 +7,6 @@
 
 #include "nnsight/base/error.h"
 #include "nnsight/graph/executor.h"
-#include "nnsight/graph/gradients.h"
 
 namespace nnsight::graph {
 
@@ -80,9 +79,8 @@ void InterventionGraph::compile_gradients() {
   for (int32_t j = trace_ + 1; j < end(); ++j) {
     Node& n = g_->node(j);
     if (n.kind == NodeKind::Op) {
-      if (is_backward_op(n.op)) backwards.push_back(j);
-      t.needs_grad =
-          t.needs_grad || is_backward_op(n.op) || n.op->name == "retain_grad" || n.op->name == "requires_grad_";
+      if (n.op->grad == GradUse::Backward) backwards.push_back(j);
+      t.needs_grad = t.needs_grad || n.op->grad != GradUse::None;
     }
     if (n.kind != NodeKind::Grad) continue;
     t.needs_grad = true;

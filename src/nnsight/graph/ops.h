@@ -86,13 +86,22 @@ struct OpCall {
 /// The implementation of an op.
 using OpFn = Value (*)(OpCall&);
 
-/// One op of the set: its name, implementation and arity.
+/// An op's part in autograd. Fixed at registration, so compiling and running
+/// a node reads a field instead of looking the op up by name.
+enum class GradUse : uint8_t {
+  None,      ///< no part
+  Marks,     ///< retain_grad, requires_grad_: the trace needs differentiable module values
+  Backward,  ///< runs a backward pass: Grad nodes recorded before it bind to it
+};
+
+/// One op of the set: its name, implementation, arity and autograd part.
 struct OpInfo {
-  std::string_view name;  ///< as in graphs and JSON ("add", "getitem", ...)
-  OpFn fn;                ///< computes the result
-  int min_args;           ///< positional arguments required
-  int max_args;           ///< -1 = variadic
-  bool in_place;          ///< mutates its first argument (documentation; Python `x[...] = v`, `x += y`)
+  std::string_view name;         ///< as in graphs and JSON ("add", "getitem", ...)
+  OpFn fn;                       ///< computes the result
+  int min_args;                  ///< positional arguments required
+  int max_args;                  ///< -1 = variadic
+  bool in_place;                 ///< mutates its first argument (documentation; Python `x[...] = v`, `x += y`)
+  GradUse grad = GradUse::None;  ///< its part in autograd
 };
 
 namespace ops {

@@ -322,9 +322,9 @@ void ops::register_tensor(std::vector<OpInfo>& t) {
   t.push_back({"max", extreme_fn<true>, 1, 3, false});
   t.push_back({"min", extreme_fn<false>, 1, 3, false});
   t.push_back({"item", item_fn, 1, 1, false});
-  t.push_back({"requires_grad_", requires_grad_fn, 1, 2, true});
-  t.push_back({"retain_grad", retain_grad_fn, 1, 1, true});
-  t.push_back({"backward", backward_fn, 1, 3, false});
+  t.push_back({"requires_grad_", requires_grad_fn, 1, 2, true, GradUse::Marks});
+  t.push_back({"retain_grad", retain_grad_fn, 1, 1, true, GradUse::Marks});
+  t.push_back({"backward", backward_fn, 1, 3, false, GradUse::Backward});
   t.push_back({"add_", inplace_binary_fn<0>, 1, 2, true});
   t.push_back({"sub_", inplace_binary_fn<1>, 1, 2, true});
   t.push_back({"mul_", inplace_binary_fn<2>, 1, 2, true});

@@ -55,7 +55,7 @@ std::function<Value(Inputs&)> RemoteModel::remote_generation(const GenerateOptio
 }
 
 void RemoteModel::run_recording(api_detail::Recording& recording) {
-  if (recording.shape_only)
+  if (recording.shape_only())
     throw Error("a remote model cannot be scanned or validated on the client (it has no weights here)",
                 "remote model '" + name_ + "'", "run the trace; shape errors come back naming your line");
   format::GraphDocument doc;

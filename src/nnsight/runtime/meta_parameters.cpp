@@ -4,6 +4,11 @@
 
 namespace nnsight {
 
+void to_meta(Inputs& inputs) {
+  for (Value& a : inputs.args) a = to_meta(a);
+  for (Value& v : inputs.kwargs.values) v = to_meta(v);
+}
+
 MetaParameters::MetaParameters(Module& root) {
   try {
     for (Module* m : root.modules())
