@@ -119,6 +119,23 @@ class GgufBuilder {
     put_str(b, v);
     kv_raw(key, 8, b);
   }
+  /// A string-array entry.
+  void kv_str_array(const std::string& key, const std::vector<std::string>& v) {
+    std::vector<uint8_t> b;
+    put<uint32_t>(b, 8);
+    put<uint64_t>(b, v.size());
+    for (const auto& s : v) put_str(b, s);
+    kv_raw(key, 9, b);
+  }
+  /// An array entry of GGUF element type `elem_type`.
+  template <class T>
+  void kv_array(const std::string& key, uint32_t elem_type, const std::vector<T>& v) {
+    std::vector<uint8_t> b;
+    put<uint32_t>(b, elem_type);
+    put<uint64_t>(b, v.size());
+    for (T x : v) put<T>(b, x);
+    kv_raw(key, 9, b);
+  }
   /// An entry whose value bytes (after the type) are given verbatim.
   void kv_raw(const std::string& key, uint32_t type, const std::vector<uint8_t>& value) {
     put_str(kv_, key);
