@@ -83,6 +83,22 @@ TEST_F(Generation, BatchedGreedyEqualsEachPromptAlone) {
   }
 }
 
+// Padded positions are masked out, so the filler token only has to be one the
+// embedding accepts: a configured pad_token_id outside the vocabulary (seen in
+// real configs) must not break batched generation.
+TEST_F(Generation, PadTokenOutsideTheVocabularyStillBatches) {
+  REQUIRE_MODEL("stories260K-hf");
+  ModelFiles files = read_model_files(test::model_path("stories260K-hf"));
+  files.config.pad_token_id = files.config.vocab_size + 100;
+  auto model = build_model(files.config, files.weights);
+  GenerateOptions options;
+  options.max_new_tokens = 12;
+  auto batched = generate(*model, {kOnce, kLily}, options);
+  ASSERT_EQ(batched.size(), 2u);
+  EXPECT_EQ(batched[0], generate(*model, {kOnce}, options)[0]);
+  EXPECT_EQ(batched[1], generate(*model, {kLily}, options)[0]);
+}
+
 TEST_F(Generation, RowsStopAtEosWhileOthersContinue) {
   REQUIRE_MODEL("stories260K-hf");
   // Make token 432 (" there"/"," in these continuations) the end-of-sequence token.

@@ -14,6 +14,16 @@
 namespace nnsight {
 namespace {
 
+// The token left padding fills in. Padded positions are masked out, so any id
+// the embedding accepts will do: the configured pad token when it lies in the
+// vocabulary (some configs name one outside it), else the first EOS, else 0.
+int64_t padding_token(const ModelConfig& config) {
+  auto in_vocab = [&](int64_t id) { return id >= 0 && id < config.vocab_size; };
+  if (in_vocab(config.pad_token_id)) return config.pad_token_id;
+  if (!config.eos_token_ids.empty() && in_vocab(config.eos_token_ids.front())) return config.eos_token_ids.front();
+  return 0;
+}
+
 void check_prompts(const ModelConfig& config, const std::vector<std::vector<int64_t>>& prompts) {
   if (prompts.empty()) throw Error("generate() needs at least one prompt", "generate", "");
   for (std::size_t r = 0; r < prompts.size(); ++r) {
@@ -53,9 +63,7 @@ std::vector<std::vector<int64_t>> generate_batch(CausalLM& model, const at::Tens
                     std::to_string(config.max_positions) + " positions",
                 "generate", "shorten the prompt or generate fewer tokens");
 
-  const int64_t pad = config.pad_token_id >= 0        ? config.pad_token_id
-                      : !config.eos_token_ids.empty() ? config.eos_token_ids.front()
-                                                      : 0;
+  const int64_t pad = padding_token(config);
   auto is_eos = [&](int64_t id) {
     return std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), id) != config.eos_token_ids.end();
   };
@@ -110,9 +118,7 @@ std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<st
   for (const auto& p : prompts) longest = std::max(longest, static_cast<int64_t>(p.size()));
   for (const auto& p : prompts) ragged |= static_cast<int64_t>(p.size()) != longest;
   const ModelConfig& config = model.config();
-  const int64_t pad = config.pad_token_id >= 0        ? config.pad_token_id
-                      : !config.eos_token_ids.empty() ? config.eos_token_ids.front()
-                                                      : 0;
+  const int64_t pad = padding_token(config);
 
   c10::InferenceMode inference;
   // Left padding: every row's last prompt token sits at the same column.
