@@ -19,13 +19,6 @@ using test::GgufBuilder;
 constexpr uint32_t kU8 = 0, kU32 = 4, kF32 = 6, kBool = 7, kString = 8, kArray = 9, kU64 = 10;
 constexpr uint32_t kGgmlF32 = 0, kGgmlQ8_0 = 8;
 
-// Writes `b` to `dir`/`name` and returns the path.
-std::string write(const test::TempDir& dir, const std::string& name, const GgufBuilder& b) {
-  const std::string p = dir.file(name);
-  test::write_bytes(p, b.bytes());
-  return p;
-}
-
 // Offset of the value of metadata key `key` in a GGUF file (the key is matched with its length prefix, so
 // "llama.attention.head_count" does not match "llama.attention.head_count_kv").
 std::size_t kv_value_offset(const std::vector<uint8_t>& bytes, const std::string& key) {
@@ -55,12 +48,12 @@ TEST(GgufErrors, AlignmentMustBeAPowerOfTwoUint32) {
   for (uint32_t a : {0u, 48u}) {
     GgufBuilder b;
     b.kv<uint32_t>("general.alignment", kU32, a);
-    const std::string p = write(dir, "align" + std::to_string(a) + ".gguf", b);
+    const std::string p = dir.write("align" + std::to_string(a) + ".gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "general.alignment must be a power-of-two uint32"});
   }
   GgufBuilder b;
   b.kv<uint64_t>("general.alignment", kU64, 32);  // right value, wrong type
-  const std::string p = write(dir, "align64.gguf", b);
+  const std::string p = dir.write("align64.gguf", b.bytes());
   expect_error([&] { GgufFile::open(p); }, {p, "general.alignment must be a power-of-two uint32"});
 }
 
@@ -69,26 +62,26 @@ TEST(GgufErrors, TensorTableProblemsNameTheTensor) {
   {
     GgufBuilder b;
     b.tensor("five.weight", {1, 1, 1, 1, 1}, kGgmlF32, std::vector<uint8_t>(4));
-    const std::string p = write(dir, "dims.gguf", b);
+    const std::string p = dir.write("dims.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "tensor 'five.weight' has 5 dimensions (at most 4)"});
   }
   {
     GgufBuilder b;
     b.tensor("big.weight", {uint64_t{1} << 63}, kGgmlF32, {});
-    const std::string p = write(dir, "dim.gguf", b);
+    const std::string p = dir.write("dim.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "tensor 'big.weight' has an impossible dimension"});
   }
   {
     GgufBuilder b;
     b.f32_tensor("twice.weight", {2});
     b.f32_tensor("twice.weight", {2});
-    const std::string p = write(dir, "twice.gguf", b);
+    const std::string p = dir.write("twice.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "tensor 'twice.weight' appears twice"});
   }
   {
     GgufBuilder b;  // 2^62 x 2^62 elements: the element count itself overflows 64 bits
     b.tensor("huge.weight", {uint64_t{1} << 62, uint64_t{1} << 62}, kGgmlF32, {});
-    const std::string p = write(dir, "numel.gguf", b);
+    const std::string p = dir.write("numel.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "tensor 'huge.weight' has too many elements"});
   }
   {
@@ -96,7 +89,7 @@ TEST(GgufErrors, TensorTableProblemsNameTheTensor) {
     // throw a c10::Error when making the tensor).
     GgufBuilder b;
     b.tensor("empty.weight", {0, uint64_t{1} << 62, uint64_t{1} << 62}, kGgmlF32, {});
-    const std::string p = write(dir, "zeroinner.gguf", b);
+    const std::string p = dir.write("zeroinner.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "tensor 'empty.weight' has too many elements"});
   }
   {
@@ -104,7 +97,7 @@ TEST(GgufErrors, TensorTableProblemsNameTheTensor) {
     b.tensor("empty.weight", {uint64_t{1} << 62, uint64_t{1} << 62, 0}, kGgmlF32, {});
     b.tensor("empty.q8", {32, uint64_t{1} << 62, 0}, kGgmlQ8_0, {});
     b.tensor("empty.f16", {uint64_t{1} << 62, 0}, 1, {});
-    auto g = GgufFile::open(write(dir, "zeroouter.gguf", b));
+    auto g = GgufFile::open(dir.write("zeroouter.gguf", b.bytes()));
     EXPECT_EQ(g->tensor("empty.weight").numel(), 0);
     EXPECT_EQ(g->tensor("empty.q8").numel(), 0);
     EXPECT_EQ(g->tensor("empty.f16").size(1), int64_t{1} << 62);
@@ -112,13 +105,13 @@ TEST(GgufErrors, TensorTableProblemsNameTheTensor) {
   {
     GgufBuilder b;
     b.tensor("far.weight", {2}, kGgmlF32, std::vector<uint8_t>(8), uint64_t{1} << 40);
-    const std::string p = write(dir, "offset.gguf", b);
+    const std::string p = dir.write("offset.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "tensor 'far.weight' starts beyond the end of the file"});
   }
   {
     GgufBuilder b;  // Q8_0 packs rows in blocks of 32 values
     b.tensor("q.weight", {31}, kGgmlQ8_0, std::vector<uint8_t>(34));
-    const std::string p = write(dir, "block.gguf", b);
+    const std::string p = dir.write("block.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); },
                  {p, "tensor 'q.weight' has a row length not divisible by the Q8_0 block size"});
   }
@@ -140,10 +133,10 @@ TEST(GgufErrors, MetadataValueProblemsNameTheKey) {
   {
     GgufBuilder b;  // three levels of arrays are read (inner ones skipped), four are refused
     b.kv_raw("ok.nested", kArray, nested_array(3));
-    auto g = GgufFile::open(write(dir, "nested3.gguf", b));
+    auto g = GgufFile::open(dir.write("nested3.gguf", b.bytes()));
     EXPECT_EQ(g->value("ok.nested").array_size, 1u);
     b.kv_raw("deep.nested", kArray, nested_array(4));
-    const std::string p = write(dir, "nested4.gguf", b);
+    const std::string p = dir.write("nested4.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "metadata 'deep.nested' nests arrays too deeply"});
   }
   {
@@ -152,13 +145,13 @@ TEST(GgufErrors, MetadataValueProblemsNameTheKey) {
     GgufBuilder::put<uint32_t>(v, kU8);
     GgufBuilder::put<uint64_t>(v, uint64_t{1} << 40);
     b.kv_raw("tokenizer.ggml.scores", kArray, v);
-    const std::string p = write(dir, "array.gguf", b);
+    const std::string p = dir.write("array.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "metadata array 'tokenizer.ggml.scores' is longer than the file"});
   }
   {
     GgufBuilder b;
     b.kv<uint32_t>("general.odd", 13, 0);
-    const std::string p = write(dir, "type.gguf", b);
+    const std::string p = dir.write("type.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "metadata 'general.odd' has unknown value type 13"});
   }
   {
@@ -168,7 +161,7 @@ TEST(GgufErrors, MetadataValueProblemsNameTheKey) {
     GgufBuilder::put<uint64_t>(v, 1);
     GgufBuilder::put<uint32_t>(v, 0);
     b.kv_raw("general.list", kArray, v);
-    const std::string p = write(dir, "elemtype.gguf", b);
+    const std::string p = dir.write("elemtype.gguf", b.bytes());
     expect_error([&] { GgufFile::open(p); }, {p, "metadata 'general.list' has unknown value type 99"});
   }
   {
@@ -193,7 +186,7 @@ TEST(GgufErrors, TypedAccessorsNameKeyAndTypes) {
   GgufBuilder::put<uint64_t>(strings, 1);
   GgufBuilder::put_str(strings, "a");
   b.kv_raw("names", kArray, strings);
-  const std::string p = write(dir, "typed.gguf", b);
+  const std::string p = dir.write("typed.gguf", b.bytes());
   auto g = GgufFile::open(p);
   expect_error([&] { g->get_float("s"); }, {p, "metadata key 's' is string, expected a number"});
   expect_error([&] { g->get_bool("f"); }, {p, "metadata key 'f' is float32, expected a bool"});
@@ -282,9 +275,9 @@ GgufBuilder tiny_gpt2(const std::vector<uint64_t>& qkv_ne) {
 
 TEST(GgufErrors, Conv1dWeightMustBe2D) {
   test::TempDir dir;
-  ModelFiles ok = read_gguf_model(write(dir, "ok.gguf", tiny_gpt2({2, 6})));
+  ModelFiles ok = read_gguf_model(dir.write("ok.gguf", tiny_gpt2({2, 6}).bytes()));
   EXPECT_EQ(ok.weights.peek("transformer.h.0.attn.c_attn.weight").sizes(), at::IntArrayRef({2, 6}));
-  const std::string p = write(dir, "flat.gguf", tiny_gpt2({12}));
+  const std::string p = dir.write("flat.gguf", tiny_gpt2({12}).bytes());
   expect_error([&] { read_gguf_model(p); }, {p, "tensor blk.0.attn_qkv.weight", "tensor is not 2-D"});
 }
 
@@ -299,13 +292,13 @@ TEST(GgufErrors, OddTensorNamesAreUnexpectedNotFatal) {
     SCOPED_TRACE(name.substr(0, 40));
     GgufBuilder b = tiny_gpt2({2, 6});
     b.f32_tensor(name, {2});
-    const std::string p = write(dir, "odd.gguf", b);
+    const std::string p = dir.write("odd.gguf", b.bytes());
     expect_error([&] { read_gguf_model(p); }, {p, "unexpected tensor '" + name.substr(0, 40)});
   }
   GgufBuilder b = tiny_gpt2({2, 6});
   b.f32_tensor("blk.0.attn_qkv.bias", {6});
   b.f32_tensor("output_norm.weight", {2});
-  ModelFiles mf = read_gguf_model(write(dir, "names.gguf", b));
+  ModelFiles mf = read_gguf_model(dir.write("names.gguf", b.bytes()));
   EXPECT_TRUE(mf.weights.contains("transformer.h.0.attn.c_attn.bias"));
   EXPECT_TRUE(mf.weights.contains("transformer.ln_f.weight"));
 }

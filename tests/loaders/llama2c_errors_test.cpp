@@ -24,15 +24,9 @@ std::vector<uint8_t> llama2c_file(const std::array<int32_t, 7>& h) {
   return out;
 }
 
-std::string write(const test::TempDir& dir, const std::string& name, const std::vector<uint8_t>& bytes) {
-  const std::string p = dir.file(name);
-  test::write_bytes(p, bytes);
-  return p;
-}
-
 TEST(Llama2cErrors, SyntheticFileOfTheRightSizeLoads) {
   test::TempDir dir;
-  ModelFiles mf = read_llama2c_file(write(dir, "ok.bin", llama2c_file({4, 6, 1, 2, 1, 8, 3})));
+  ModelFiles mf = read_llama2c_file(dir.write("ok.bin", llama2c_file({4, 6, 1, 2, 1, 8, 3})));
   EXPECT_EQ(mf.config.vocab_size, 8);
   EXPECT_EQ(mf.config.head_dim, 2);
 }
@@ -50,7 +44,7 @@ TEST(Llama2cErrors, InconsistentHeadersNameTheFields) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    const std::string p = write(dir, std::string(c.name) + ".bin", llama2c_file(c.header));
+    const std::string p = dir.write(std::string(c.name) + ".bin", llama2c_file(c.header));
     expect_error([&] { read_llama2c_file(p); },
                  {"file " + p, "header is inconsistent: dim " + std::to_string(c.header[0]) + ", n_heads " +
                                    std::to_string(c.header[3]) + ", n_kv_heads " + std::to_string(c.header[4])});
@@ -64,7 +58,7 @@ TEST(Llama2cErrors, EveryHeaderFieldMustBePositive) {
     SCOPED_TRACE(names[i]);
     auto bytes = llama2c_file({4, 6, 1, 2, 1, 8, 3});
     test::patch<int32_t>(bytes, 4 * i, 0);
-    const std::string p = write(dir, std::string(names[i]) + ".bin", bytes);
+    const std::string p = dir.write(std::string(names[i]) + ".bin", bytes);
     expect_error([&] { read_llama2c_file(p); }, {"file " + p, std::string("header field ") + names[i] + " is 0"});
   }
 }
@@ -72,14 +66,14 @@ TEST(Llama2cErrors, EveryHeaderFieldMustBePositive) {
 TEST(Llama2cErrors, ShortFilesStateTheSizes) {
   test::TempDir dir;
   // Under 4 bytes (no magic to check) and between 4 and 28 bytes.
-  const std::string a = write(dir, "two.bin", {1, 0});
+  const std::string a = dir.write("two.bin", {1, 0});
   expect_error([&] { read_llama2c_file(a); }, {"file " + a, "too short for a llama2.c header (2 bytes, need 28)"});
   auto header = llama2c_file({4, 6, 1, 2, 1, 8, 3});
   header.resize(20);
-  const std::string b = write(dir, "twenty.bin", header);
+  const std::string b = dir.write("twenty.bin", header);
   expect_error([&] { read_llama2c_file(b); }, {"file " + b, "(20 bytes, need 28)"});
   // A versioned export is recognised even when too short for its own header.
-  const std::string c = write(dir, "magic.bin", {0x32, 0x34, 0x6b, 0x61});
+  const std::string c = dir.write("magic.bin", {0x32, 0x34, 0x6b, 0x61});
   expect_error([&] { read_llama2c_file(c); }, {"file " + c, "versioned llama2.c export"});
 }
 
@@ -88,7 +82,7 @@ TEST(Llama2cErrors, SeparateClassifierChangesTheExpectedSize) {
   // A tied file whose header claims a separate classifier (negative vocab_size) is 8 x 4 floats short.
   auto tied = llama2c_file({4, 6, 1, 2, 1, 8, 3});
   test::patch<int32_t>(tied, 20, -8);
-  const std::string p = write(dir, "untied.bin", tied);
+  const std::string p = dir.write("untied.bin", tied);
   expect_error([&] { read_llama2c_file(p); }, {"file " + p, "expected " + std::to_string(tied.size() + 128) +
                                                                 " bytes, found " + std::to_string(tied.size())});
 }
@@ -96,9 +90,9 @@ TEST(Llama2cErrors, SeparateClassifierChangesTheExpectedSize) {
 TEST(Llama2cErrors, ConfigValidationNamesTheFile) {
   test::TempDir dir;
   // llama2.c's tokenizer convention puts BOS at 1 and EOS at 2, so vocabularies must hold them.
-  const std::string one = write(dir, "vocab1.bin", llama2c_file({4, 6, 1, 2, 1, 1, 3}));
+  const std::string one = dir.write("vocab1.bin", llama2c_file({4, 6, 1, 2, 1, 1, 3}));
   expect_error([&] { read_llama2c_file(one); }, {"model config from " + one, "bos_token_id 1 is outside"});
-  const std::string two = write(dir, "vocab2.bin", llama2c_file({4, 6, 1, 2, 1, 2, 3}));
+  const std::string two = dir.write("vocab2.bin", llama2c_file({4, 6, 1, 2, 1, 2, 3}));
   expect_error([&] { read_llama2c_file(two); }, {"model config from " + two, "eos_token_id 2 is outside"});
 }
 

@@ -33,6 +33,8 @@ class TempDir {
     std::filesystem::remove_all(path_, ec);
   }
   std::string file(const std::string& name) const { return (std::filesystem::path(path_) / name).string(); }
+  /// Writes `bytes` to file(name) and returns that path.
+  std::string write(const std::string& name, const std::vector<uint8_t>& bytes) const;
   const std::string& path() const { return path_; }
 
  private:
@@ -47,6 +49,12 @@ inline std::vector<uint8_t> read_bytes(const std::string& path) {
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline std::string TempDir::write(const std::string& name, const std::vector<uint8_t>& bytes) const {
+  const std::string p = file(name);
+  write_bytes(p, bytes);
+  return p;
 }
 
 inline void write_text(const std::string& path, const std::string& text) {

@@ -22,9 +22,7 @@ using test::TempDir;
 // Writes a safetensors file with header `header` and `data_bytes` of data and returns its path.
 std::string write_st(const TempDir& dir, const std::string& name, const std::string& header,
                      std::size_t data_bytes = 0) {
-  const std::string p = dir.file(name);
-  test::write_bytes(p, test::safetensors_bytes(header, data_bytes));
-  return p;
+  return dir.write(name, test::safetensors_bytes(header, data_bytes));
 }
 
 TEST(SafetensorsErrors, MalformedHeaderEntriesNameFileAndTensor) {
