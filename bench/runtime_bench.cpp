@@ -392,10 +392,11 @@ int decode_loop(const std::string& dtype_name, int steps, bool cold) {
   std::vector<double> per_token;
   std::unique_ptr<CopyProbe> probe;  // cold: a copy evicts the weights before each step
   if (cold) probe = std::make_unique<CopyProbe>();
+  const double weight_mb = static_cast<double>(weight_bytes(*model)) / 1e6;
   double floor_sum = 0;
   for (int i = 0; i < steps; ++i) {
     cache.truncate(64);  // every step sees 64 cached positions
-    if (probe) floor_sum += static_cast<double>(weight_bytes(*model)) / 1e6 / probe->gbs();
+    if (probe) floor_sum += weight_mb / probe->gbs();
     auto t0 = std::chrono::steady_clock::now();
     model->logits(next, {}, &cache, 1);
     per_token.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
