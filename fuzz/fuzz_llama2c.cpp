@@ -19,11 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!t.defined() || t.scalar_type() != at::kFloat) fuzz::finding("weight " + name + " is not float32");
         const auto n = static_cast<std::size_t>(t.numel()) * t.element_size();
         bytes += n;
-        const auto* p = static_cast<const uint8_t*>(t.data_ptr());  // a view past the mapping faults here
-        unsigned sum = 0;
-        for (std::size_t i = 0; i < n; ++i) sum += p[i];
-        volatile unsigned sink = sum;
-        (void)sink;
+        fuzz::touch_bytes(t.data_ptr(), n);  // a view past the mapping faults here
       }
       if (bytes > file->size()) fuzz::finding("the weights span more bytes than the file holds");
       mf.config.validate(path);

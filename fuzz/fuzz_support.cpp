@@ -70,6 +70,11 @@ void check_view(const at::Tensor& t, const MappedFile& file, const std::string& 
   if (inside_start && !file.contains(p, n))
     finding("tensor " + name + " (" + std::to_string(n) + " bytes) runs past the end of its file mapping");
   if (!t.is_contiguous()) return;  // transposed views: their storage was checked as the original
+  touch_bytes(p, n);
+}
+
+void touch_bytes(const void* data, std::size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
   unsigned sum = 0;
   for (std::size_t i = 0; i < n; ++i) sum += p[i];
   volatile unsigned sink = sum;

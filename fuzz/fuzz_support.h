@@ -68,6 +68,9 @@ inline std::string_view bytes_of(const uint8_t* data, std::size_t size) {
 /// reads every byte (so a bad view faults here, not later).
 void check_view(const at::Tensor& t, const MappedFile& file, const std::string& name);
 
+/// Reads every one of `n` bytes at `data`, so that a view past its memory faults here, not later.
+void touch_bytes(const void* data, std::size_t n);
+
 /// Encodes fixed texts, decodes them again (whole and streamed) and reads
 /// every token's strings: a tokenizer that loaded must not fail on use.
 void exercise_tokenizer(const Tokenizer& tok);
